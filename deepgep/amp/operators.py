@@ -1,0 +1,118 @@
+"""Linear operators for GAMP: dense arrays of any namespace, SciPy sparse matrices, and any
+object with ``matvec``/``rmatvec`` (e.g. :class:`scipy.sparse.linalg.LinearOperator`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..backend import namespace
+
+__all__ = ["Operator", "as_operator"]
+
+_FROB_BLOCK = 4096
+_HUTCHINSON_PROBES = 64
+
+
+class Operator:
+    """A uniform view of the design matrix ``X`` (``n × d``) for the solver.
+
+    Attributes
+    ----------
+    shape : tuple
+    dense : array or None
+        The dense array when ``X`` is one (enables the fused and vector-variance paths).
+    frobenius_sq : float
+        ``‖X‖_F²``: computed directly for dense and sparse matrices (in row blocks, no copy
+        of ``X``), taken from ``X.frobenius_norm_sq`` when present, else estimated with
+        64 Rademacher probes (Hutchinson) for opaque operators.
+    """
+
+    def __init__(self, X: Any) -> None:
+        self.raw = X
+        self.shape = tuple(int(s) for s in X.shape)
+        self.dense = None
+        self.sparse = False
+        if hasattr(X, "__array_namespace__") or isinstance(X, np.ndarray):
+            self.dense = X
+        elif _is_scipy_sparse(X):
+            self.sparse = True
+        elif not (hasattr(X, "matvec") and hasattr(X, "rmatvec")):
+            raise ValueError(
+                "X must be a 2-D array, a scipy.sparse matrix or a linear operator with "
+                f"matvec/rmatvec; got {type(X).__name__}"
+            )
+        self._frob: float | None = None
+
+    def matvec(self, v: Any) -> Any:
+        """``X @ v`` (``v`` may be ``(d,)`` or ``(d, k)``)."""
+        if self.dense is not None or self.sparse:
+            return self.raw @ v
+        return _apply(self.raw.matvec, self.raw.matmat if hasattr(self.raw, "matmat") else None, v)
+
+    def rmatvec(self, u: Any) -> Any:
+        """``Xᵀ @ u`` (``u`` may be ``(n,)`` or ``(n, k)``)."""
+        if self.dense is not None:
+            return self.raw.T @ u
+        if self.sparse:
+            return self.raw.T @ u
+        rm = getattr(self.raw, "rmatmat", None)
+        return _apply(self.raw.rmatvec, rm, u)
+
+    @property
+    def frobenius_sq(self) -> float:
+        if self._frob is None:
+            self._frob = self._compute_frob()
+        return self._frob
+
+    def _compute_frob(self) -> float:
+        X = self.raw
+        if self.dense is not None:
+            xp = namespace(X)
+            total = 0.0
+            for start in range(0, self.shape[0], _FROB_BLOCK):
+                block = X[start : start + _FROB_BLOCK, ...]
+                total += float(xp.sum(block * block))
+            return total
+        if self.sparse:
+            return float(X.multiply(X).sum())
+        if hasattr(X, "frobenius_norm_sq"):
+            return float(X.frobenius_norm_sq)
+        rng = np.random.default_rng(0)
+        d = self.shape[1]
+        est = 0.0
+        for _ in range(_HUTCHINSON_PROBES):
+            r = rng.choice(np.array([-1.0, 1.0]), size=d)
+            u = np.asarray(X.matvec(r))
+            est += float(u @ u)
+        return est / _HUTCHINSON_PROBES
+
+    def squared(self) -> Any:
+        """The elementwise square ``X ∘ X`` (vector-variance GAMP; dense or sparse only)."""
+        if self.dense is not None:
+            return self.raw * self.raw
+        if self.sparse:
+            return self.raw.multiply(self.raw).tocsr()
+        raise ValueError('variance="vector" needs X as a dense array or a sparse matrix')
+
+
+def _apply(vec: Any, mat: Any, v: Any) -> Any:
+    if getattr(v, "ndim", 1) == 1:
+        return np.asarray(vec(v))
+    if mat is not None:
+        return np.asarray(mat(v))
+    return np.stack([np.asarray(vec(v[:, j])) for j in range(v.shape[1])], axis=1)
+
+
+def _is_scipy_sparse(X: Any) -> bool:
+    try:
+        import scipy.sparse as sp
+    except ImportError:  # pragma: no cover
+        return False
+    return sp.issparse(X)
+
+
+def as_operator(X: Any) -> Operator:
+    """Wrap ``X`` as an :class:`Operator`."""
+    return X if isinstance(X, Operator) else Operator(X)

@@ -1,0 +1,116 @@
+"""Array backends: the array namespace of the inputs, and the special functions GAMP needs.
+
+The namespace comes from the arrays (``array_api_compat.array_namespace``); NumPy is the
+default. Special functions dispatch to :mod:`scipy.special` for NumPy and to
+:mod:`cupyx.scipy.special` for CuPy. For any other namespace (e.g. ``array_api_strict``)
+the documented fallback converts to NumPy through DLPack, evaluates with SciPy and converts
+back; it is correct but copies, so it is meant for testing, not for speed.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import array_api_compat
+import numpy as np
+from scipy import special as _sp
+
+__all__ = [
+    "namespace",
+    "is_numpy",
+    "to_numpy",
+    "erf",
+    "erfc",
+    "erfcx",
+    "log_ndtr",
+    "ndtr",
+    "expit",
+    "float_dtype",
+]
+
+_SCALARS = (int, float, bool, np.generic)
+
+
+def namespace(*arrays: Any) -> ModuleType:
+    """Array namespace of the given arrays (Python scalars and ``None`` are ignored).
+
+    Returns the array-api-compat NumPy namespace when no array is given.
+    """
+    arrs = [a for a in arrays if a is not None and not isinstance(a, _SCALARS)]
+    if not arrs:
+        return array_api_compat.numpy
+    return array_api_compat.array_namespace(*arrs)
+
+
+def is_numpy(xp: ModuleType) -> bool:
+    """Whether ``xp`` is NumPy (plain or wrapped by array-api-compat)."""
+    return array_api_compat.is_numpy_namespace(xp)
+
+
+def _is_cupy(xp: ModuleType) -> bool:
+    return array_api_compat.is_cupy_namespace(xp)
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """Copy any array (NumPy, CuPy, array-api-strict, ...) to a NumPy array. Not for hot loops."""
+    if isinstance(x, np.ndarray):
+        return x
+    if isinstance(x, _SCALARS):
+        return np.asarray(x)
+    if hasattr(x, "get") and _is_cupy(namespace(x)):
+        return x.get()
+    return np.from_dlpack(x)
+
+
+def float_dtype(x: Any) -> Any:
+    """The floating dtype of ``x`` (float32 stays float32, everything else float64)."""
+    xp = namespace(x)
+    dt = getattr(x, "dtype", None)
+    if dt == xp.float32:
+        return xp.float32
+    return xp.float64
+
+
+def _dispatch(name: str, x: Any) -> Any:
+    xp = namespace(x)
+    if is_numpy(xp):
+        return getattr(_sp, name)(x)
+    if _is_cupy(xp):
+        import cupyx.scipy.special as cusp
+
+        return getattr(cusp, name)(x)
+    # Documented fallback for other namespaces: evaluate on NumPy, convert back.
+    out = getattr(_sp, name)(np.from_dlpack(x))
+    return xp.asarray(out, device=array_api_compat.device(x))
+
+
+def erf(x: Any) -> Any:
+    """Error function."""
+    return _dispatch("erf", x)
+
+
+def erfc(x: Any) -> Any:
+    """Complementary error function."""
+    return _dispatch("erfc", x)
+
+
+def erfcx(x: Any) -> Any:
+    """Scaled complementary error function exp(x²)·erfc(x), finite for all finite x."""
+    return _dispatch("erfcx", x)
+
+
+def log_ndtr(x: Any) -> Any:
+    """log Φ(x), the log of the standard normal CDF, accurate far in the lower tail."""
+    return _dispatch("log_ndtr", x)
+
+
+def ndtr(x: Any) -> Any:
+    """Φ(x), the standard normal CDF."""
+    return _dispatch("ndtr", x)
+
+
+def expit(x: Any) -> Any:
+    """Logistic sigmoid 1/(1+e^{-x}), written with tanh so it never overflows."""
+    xp = namespace(x)
+    return 0.5 * (1.0 + xp.tanh(0.5 * x))
