@@ -72,7 +72,7 @@ class Operator:
             xp = namespace(X)
             total = 0.0
             for start in range(0, self.shape[0], _FROB_BLOCK):
-                block = X[start : start + _FROB_BLOCK, ...]
+                block = X[start : min(start + _FROB_BLOCK, self.shape[0]), ...]
                 total += float(xp.sum(block * block))
             return total
         if self.sparse:

@@ -40,7 +40,8 @@ def _gauss_terms(xp: Any, A: Any, B: Any, m: float, v: float) -> tuple[Any, Any,
     ``ln Z = -½ ln(1+vA) + (2mB + vB² - m²A) / (2(1+vA))``, valid also for ``v = 0``.
     """
     one_plus = 1.0 + v * A
-    log_z = -0.5 * xp.log(one_plus) + (2.0 * m * B + v * B * B - m * m * A) / (2.0 * one_plus)
+    log_det = math.log(one_plus) if isinstance(one_plus, float) else xp.log(one_plus)
+    log_z = -0.5 * log_det + (2.0 * m * B + v * B * B - m * m * A) / (2.0 * one_plus)
     mean = (m + v * B) / one_plus
     var = (v / one_plus) * xp.ones_like(mean)
     return log_z, mean, var

@@ -26,6 +26,8 @@ __all__ = ["gamp", "GAMPResult", "default_damping"]
 _HISTORY_KEYS = ("delta", "mean_var", "V", "A", "damping")
 _TRUE_KEYS = ("overlap", "q", "mse")
 _A_FLOOR = 1e-12
+_STALL = 15
+_MAX_AUTO_DAMPING = 0.9
 
 
 @dataclass
@@ -112,7 +114,7 @@ def _validate(op: Operator, y: Any, channel: Channel) -> tuple[Any, Any, Any]:
 
 def _all_finite_blocks(xp: Any, X: Any, block: int = 4096) -> bool:
     for start in range(0, X.shape[0], block):
-        if not bool(xp.all(xp.isfinite(X[start : start + block, ...]))):
+        if not bool(xp.all(xp.isfinite(X[start : min(start + block, X.shape[0]), ...]))):
             return False
     return True
 
@@ -217,8 +219,8 @@ def gamp(
     good = (x, v, g, V)
     converged = False
     rollbacks = 0
-    rising = 0
-    prev_delta = math.inf
+    rising = stalled = 0
+    prev_delta = best_delta = math.inf
     t = 0
     for t in range(1, max_iter + 1):
         # Output side: V, ω, g_out, ∂g_out.
@@ -267,12 +269,18 @@ def gamp(
             delta = max(delta, _param_change(channel, new_channel))
             channel = new_channel
 
-        # Divergence: a change that keeps growing is met with stronger damping.
+        # Divergence (a change that keeps growing) or a stall (a limit cycle: no progress
+        # for _STALL iterations) is met with stronger damping.
         rising = rising + 1 if delta > prev_delta * 1.5 and delta > 1e-3 else 0
         prev_delta = delta
-        if rising >= 3 and beta < 0.95:
-            beta = 0.5 * (1.0 + beta)
-            rising = 0
+        if delta < 0.9 * best_delta:
+            best_delta, stalled = delta, 0
+        else:
+            stalled += 1
+        if (rising >= 3 or stalled >= _STALL) and beta < _MAX_AUTO_DAMPING:
+            beta = min(0.5 * (1.0 + beta), _MAX_AUTO_DAMPING)
+            rising = stalled = 0
+            best_delta = math.inf
 
         history["delta"].append(delta)
         history["mean_var"].append(float(xp.mean(v)))
