@@ -4,4 +4,8 @@ Subpackages: :mod:`deepgep.amp` (GAMP engine), :mod:`deepgep.state_evolution` (t
 :mod:`deepgep.equivalence` (deep → GLM reduction), :mod:`deepgep.datasets` (teachers).
 """
 
+from .theory import BayesOptimalResult, bayes_optimal
+
 __version__ = "0.1.0"
+
+__all__ = ["bayes_optimal", "BayesOptimalResult", "__version__"]
