@@ -87,7 +87,8 @@ def _iterate(
     converged = np.zeros(q.shape, dtype=bool)
     r = alpha * out.hat(q)
     t = 0
-    for t in range(1, max_iter + 1):
+    while t < max_iter:
+        t += 1
         q_new = inp.overlap(r)
         if damping:
             q_new = damping * q + (1.0 - damping) * q_new
