@@ -4,8 +4,9 @@ Subpackages: :mod:`deepgep.amp` (GAMP engine), :mod:`deepgep.state_evolution` (t
 :mod:`deepgep.equivalence` (deep → GLM reduction), :mod:`deepgep.datasets` (teachers).
 """
 
+from .estimators import GAMPClassifier, GAMPRegressor
 from .theory import BayesOptimalResult, bayes_optimal
 
 __version__ = "0.1.0"
 
-__all__ = ["bayes_optimal", "BayesOptimalResult", "__version__"]
+__all__ = ["bayes_optimal", "BayesOptimalResult", "GAMPRegressor", "GAMPClassifier", "__version__"]

@@ -247,12 +247,20 @@ class ProbitChannel(Channel):
         h = self.scale * z
         if self.noise_variance > 0:
             h = h + math.sqrt(self.noise_variance) * _noise(rng, z.shape, z.dtype)
-        return xp.where(h >= 0, 1.0, -1.0)
+        one = xp.ones_like(h)
+        return xp.where(h >= 0, one, -one)
 
     def validate_labels(self, y: Any) -> None:
         xp = namespace(y)
         if not bool(xp.all((y == 1.0) | (y == -1.0))):
             raise ValueError("labels y must be -1 or +1 for a sign/probit channel")
+
+
+def _sign(x: Any) -> Any:
+    """sign with sign(0) = +1."""
+    xp = namespace(x)
+    one = xp.ones_like(x)
+    return xp.where(x >= 0, one, -one)
 
 
 def named_function(name: str) -> Callable[[Any], Any]:
@@ -265,7 +273,7 @@ def named_function(name: str) -> Callable[[Any], Any]:
         "tanh": lambda x: namespace(x).tanh(x),
         "erf": erf,
         "sin": lambda x: namespace(x).sin(x),
-        "sign": lambda x: namespace(x).where(x >= 0, 1.0, -1.0) * namespace(x).ones_like(x),
+        "sign": _sign,
         "relu": lambda x: namespace(x).maximum(x, 0.0),
     }
     if name not in table:

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..backend import namespace
 
-__all__ = ["Operator", "as_operator"]
+__all__ = ["Operator", "CenteredOperator", "as_operator"]
 
 _FROB_BLOCK = 4096
 _HUTCHINSON_PROBES = 64
@@ -38,7 +38,8 @@ class Operator:
             self.dense = X
         elif _is_scipy_sparse(X):
             self.sparse = True
-        elif not (hasattr(X, "matvec") and hasattr(X, "rmatvec")):
+        elif not (hasattr(X, "matvec") and hasattr(X, "rmatvec")) and not isinstance(
+                self, CenteredOperator):
             raise ValueError(
                 "X must be a 2-D array, a scipy.sparse matrix or a linear operator with "
                 f"matvec/rmatvec; got {type(X).__name__}"
@@ -95,6 +96,49 @@ class Operator:
         if self.sparse:
             return self.raw.multiply(self.raw).tocsr()
         raise ValueError('variance="vector" needs X as a dense array or a sparse matrix')
+
+
+class CenteredOperator(Operator):
+    """``X - 1 μᵀ`` (columns centred by ``μ``) without forming it: ``(X - 1μᵀ) v = X v - 1 (μ·v)``
+    and ``(X - 1μᵀ)ᵀ u = Xᵀ u - μ Σu``; ``‖X - 1μᵀ‖_F² = ‖X‖_F² - 2 μ·(Xᵀ1) + n ‖μ‖²``.
+
+    Parameters
+    ----------
+    X : dense array or sparse matrix
+    center : array (d,)
+        The column offsets ``μ`` (e.g. the column means).
+    """
+
+    def __init__(self, X: Any, center: Any) -> None:
+        super().__init__(X)
+        self.center = center
+        self.dense = None  # not a plain array: the solver uses matvec/rmatvec
+
+    def matvec(self, v: Any) -> Any:
+        shift = self.center @ v
+        return self.raw @ v - shift
+
+    def rmatvec(self, u: Any) -> Any:
+        xp = namespace(u)
+        total = xp.sum(u, axis=0)
+        if getattr(u, "ndim", 1) == 1:
+            return self.raw.T @ u - self.center * total
+        return self.raw.T @ u - self.center[:, None] * total[None, :]
+
+    def _compute_frob(self) -> float:
+        base = Operator(self.raw).frobenius_sq
+        n = self.shape[0]
+        col_sums = self.raw.T @ np.ones(n) if not hasattr(self.raw, "__array_namespace__") \
+            else self.raw.T @ namespace(self.raw).ones(n, dtype=self.raw.dtype)
+        c = self.center
+        return float(base - 2.0 * float(c @ col_sums) + n * float(c @ c))
+
+    def squared(self) -> Any:
+        if self.sparse:
+            dense = self.raw.toarray() - self.center
+        else:
+            dense = self.raw - self.center
+        return dense * dense
 
 
 def _apply(vec: Any, mat: Any, v: Any) -> Any:

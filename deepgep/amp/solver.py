@@ -96,7 +96,8 @@ def _validate(op: Operator, y: Any, channel: Channel) -> tuple[Any, Any, Any]:
             raise ValueError("X contains NaN or infinite values")
     else:
         xp = namespace(y)
-        dtype = xp.float64
+        dtype = getattr(op.raw, "dtype", None)
+        dtype = xp.float32 if dtype == np.float32 else xp.float64
     if isinstance(y, (list, tuple)):
         y = np.asarray(y)
     y = xp.asarray(y)
@@ -228,9 +229,7 @@ def gamp(
             V = s2 * mean0(v)
         else:
             V = (X2 @ v) / d
-        omega = op.matvec(x) / sqrt_d
-        omega = xp.asarray(omega) if op.dense is None and xp is not np else omega
-        omega = omega - V * g
+        omega = op.matvec(x) / sqrt_d - V * g
         g_new, dg = channel.output(y, omega, V)
         # Input side: A, B, denoiser.
         if X2 is None:

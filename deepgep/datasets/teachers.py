@@ -163,7 +163,8 @@ class DeepTeacher:
         if self._readout_name == "sign":
             if noise is not None:
                 s = s + noise
-            return xp.where(s >= 0, 1.0, -1.0).astype(self.dtype)
+            one = xp.ones_like(s)
+            return xp.where(s >= 0, one, -one)
         y = s if self._readout_fn is None else self._readout_fn(s)
         return y + noise if noise is not None else y
 
