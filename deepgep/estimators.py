@@ -19,8 +19,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import state_evolution as se
 from .amp import Channel, GaussianChannel, ProbitChannel, gamp, make_prior
-from .amp.operators import CenteredOperator
 from .amp.learning import learnable
+from .amp.operators import CenteredOperator
 from .backend import is_numpy, namespace
 from .equivalence import equivalent_glm
 

@@ -91,7 +91,7 @@ def test_regressor_not_worse_than_ridgecv(regression_runs):
 
 def test_learn_channel_recovers_effective_glm(regression_runs):
     glm = deepgep.equivalence.equivalent_glm("tanh", 2, label_noise=DELTA)
-    for X, y, Xt, yt, aware, learned in regression_runs:
+    for _X, _y, Xt, yt, aware, learned in regression_runs:
         assert learned.scale_**2 == pytest.approx(glm.eta**2, rel=0.10)
         assert learned.noise_variance_ == pytest.approx(glm.gamma + DELTA, rel=0.10)
         e_learned = np.mean((yt - learned.predict(Xt)) ** 2)
