@@ -181,11 +181,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if aware:
         common.update(activation=args.activation, depth=args.depth,
                       label_noise=args.label_noise)
+    learn = args.learn_channel or not aware  # unknown architecture: learn the channel
     if args.task == "classification":
-        est: Any = GAMPClassifier(learn_channel=args.learn_channel,
-                                  noise_variance=0.1 if args.learn_channel else 0.0, **common)
+        est: Any = GAMPClassifier(learn_channel=learn, noise_variance=0.1 if learn else 0.0,
+                                  **common)
     else:
-        est = GAMPRegressor(learn_channel=args.learn_channel or not aware, **common)
+        est = GAMPRegressor(learn_channel=learn, **common)
     est.fit(X, y)
     se = est.state_evolution_
     ch = est.channel_
