@@ -37,8 +37,9 @@ def _dtype_arg(dtype: Any) -> Any:
 
 def _array_api_input(X: Any) -> bool:
     """A non-NumPy array-API array (CuPy, array-api-strict), kept in its own namespace."""
-    return (hasattr(X, "__array_namespace__") and not isinstance(X, np.ndarray)
-            and not sp.issparse(X))
+    if isinstance(X, np.ndarray) or sp.issparse(X):
+        return False
+    return hasattr(X, "__array_namespace__") or type(X).__module__.startswith("cupy")
 
 
 class _GAMPBase(BaseEstimator):
@@ -127,8 +128,14 @@ class _GAMPBase(BaseEstimator):
             self.x_offset_ = None
         res = gamp(design, y, prior, channel, max_iter=self.max_iter, tol=self.tol,
                    damping=self.damping, variance=self.variance,
-                   learn_channel=bool(self.learn_channel),
+                   learn_channel=bool(self.learn_channel), check_input=False,
                    callback=self._verbose_callback() if self.verbose else None)
+        if "center" in res.extra:
+            # GAMP's mean removal: the model is z = (x - μ)·w/√d + m (see deepgep.amp.gamp)
+            self.x_offset_ = res.extra["center"]
+            self.z_offset_ = res.extra["offset"]
+        else:
+            self.z_offset_ = 0.0
         self.coef_ = res.x_hat
         self.coef_var_ = res.x_var
         self.n_iter_ = res.n_iter
@@ -159,7 +166,7 @@ class _GAMPBase(BaseEstimator):
         var = xp.asarray(self.coef_var_, dtype=X.dtype) if is_numpy(xp) else self.coef_var_
         if self.x_offset_ is not None:
             X = X - self.x_offset_
-        omega = (X @ coef) / math.sqrt(d)
+        omega = (X @ coef) / math.sqrt(d) + self.z_offset_
         V = ((X * X) @ var) / d
         return omega, V
 

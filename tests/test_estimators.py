@@ -18,18 +18,6 @@ import deepgep
 from deepgep import GAMPClassifier, GAMPRegressor
 from deepgep.datasets import DeepTeacher
 
-NO_INTERCEPT = (
-    "the model is a GLM through the origin (a deep teacher has no biases), so the default "
-    "fit_intercept=False cannot fit the check's off-centre blobs; GAMPClassifier("
-    "fit_intercept=True) passes this check (it is in the list too)"
-)
-
-
-def _expected_failures(est):
-    if isinstance(est, GAMPClassifier) and not est.fit_intercept and est.activation is None:
-        return {"check_classifiers_train": NO_INTERCEPT}
-    return {}
-
 
 @parametrize_with_checks(
     [
@@ -39,8 +27,7 @@ def _expected_failures(est):
         GAMPClassifier(activation="tanh", depth=2),
         GAMPRegressor(fit_intercept=True, learn_channel=True),
         GAMPClassifier(fit_intercept=True),
-    ],
-    expected_failed_checks=_expected_failures,
+    ]
 )
 def test_sklearn_compatible(estimator, check):
     with warnings.catch_warnings():

@@ -11,7 +11,7 @@ from ..backend import namespace
 
 __all__ = ["Operator", "CenteredOperator", "as_operator"]
 
-_FROB_BLOCK = 4096
+_FROB_BLOCK_ELEMENTS = 2**18  # temporaries stay ~2 MiB whatever the size of X
 _HUTCHINSON_PROBES = 64
 
 
@@ -72,8 +72,9 @@ class Operator:
         if self.dense is not None:
             xp = namespace(X)
             total = 0.0
-            for start in range(0, self.shape[0], _FROB_BLOCK):
-                block = X[start : min(start + _FROB_BLOCK, self.shape[0]), ...]
+            rows = max(1, _FROB_BLOCK_ELEMENTS // max(self.shape[1], 1))
+            for start in range(0, self.shape[0], rows):
+                block = X[start : min(start + rows, self.shape[0]), ...]
                 total += float(xp.sum(block * block))
             return total
         if self.sparse:

@@ -18,7 +18,7 @@ from sklearn.exceptions import ConvergenceWarning
 from ..backend import namespace, to_numpy
 from .channels import Channel, GaussianChannel, ProbitChannel
 from .learning import update_channel
-from .operators import Operator, as_operator
+from .operators import CenteredOperator, Operator, as_operator
 from .priors import Prior
 
 __all__ = ["gamp", "GAMPResult", "default_damping"]
@@ -27,6 +27,7 @@ _HISTORY_KEYS = ("delta", "mean_var", "V", "A", "damping")
 _TRUE_KEYS = ("overlap", "q", "mse")
 _A_FLOOR = 1e-12
 _STALL = 15
+_STALL_FLOOR = 1e-4  # changes below this are rounding-level progress, not a limit cycle
 _MAX_AUTO_DAMPING = 0.9
 
 
@@ -77,7 +78,8 @@ def default_damping(channel: Channel) -> float:
     return 0.2
 
 
-def _validate(op: Operator, y: Any, channel: Channel) -> tuple[Any, Any, Any]:
+def _validate(op: Operator, y: Any, channel: Channel,
+              check_finite: bool = True) -> tuple[Any, Any, Any]:
     n, d = op.shape if len(op.shape) == 2 else (None, None)
     if len(op.shape) != 2:
         raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {op.shape}")
@@ -92,7 +94,7 @@ def _validate(op: Operator, y: Any, channel: Channel) -> tuple[Any, Any, Any]:
             X = xp.astype(X, xp.float64)
             op = Operator(X)
         dtype = xp.float32 if X.dtype == xp.float32 else xp.float64
-        if not _all_finite_blocks(xp, X):
+        if check_finite and not _all_finite_blocks(xp, X):
             raise ValueError("X contains NaN or infinite values")
     else:
         xp = namespace(y)
@@ -113,7 +115,8 @@ def _validate(op: Operator, y: Any, channel: Channel) -> tuple[Any, Any, Any]:
     return op, y, xp
 
 
-def _all_finite_blocks(xp: Any, X: Any, block: int = 4096) -> bool:
+def _all_finite_blocks(xp: Any, X: Any) -> bool:
+    block = max(1, 2**20 // max(X.shape[1], 1))  # ~1 MiB boolean temporaries
     for start in range(0, X.shape[0], block):
         if not bool(xp.all(xp.isfinite(X[start : min(start + block, X.shape[0]), ...]))):
             return False
@@ -134,6 +137,10 @@ def gamp(
     callback: Callable[[int, dict[str, Any]], Any] | None = None,
     learn_channel: bool = False,
     warn: bool = True,
+    fused: bool | None = None,
+    dtype: Any = None,
+    check_input: bool = True,
+    mean_removal: bool | None = None,
 ) -> GAMPResult:
     """Run Bayes-optimal GAMP for ``y ~ P_out(· | X w / √d)``, ``w_i ~ P0`` (math.md §3.4).
 
@@ -167,6 +174,24 @@ def gamp(
         (:func:`deepgep.amp.learning.update_channel`).
     warn : bool
         Emit sklearn's ``ConvergenceWarning`` when ``max_iter`` is reached.
+    fused : bool or None
+        Fused row-block iteration for dense ``X`` with scalar variances: for each block of
+        rows, ``ω_B = X_B x̂/√d - V g_B``, the channel, and ``X_Bᵀ g_B`` while the block is in
+        cache, so one pass over ``X`` per iteration. ``None`` (default) chooses it when ``X``
+        does not fit in cache (more than 32 MiB).
+    dtype : None, "float32" or "float64"
+        Working precision (``None``: float32 stays float32, anything else float64); a
+        different dtype from ``X``'s converts (copies) ``X`` once.
+    check_input : bool
+        Check ``X`` for NaN/inf (one pass over ``X``); callers that validated ``X`` already
+        (the estimators) skip it.
+    mean_removal : bool or None
+        GAMP assumes zero-mean entries; with non-zero column means it diverges. Mean removal
+        runs on the centred ``X - 1μᵀ`` (never formed) and estimates the common offset
+        ``μ·w/√d`` of all pre-activations as one scalar, by a Newton step on
+        ``Σ ln Z_out`` per iteration. ``None`` (default) turns it on for dense ``X`` whose
+        column means carry more than 1% of its energy (and ten times what zero-mean columns
+        carry by chance).
 
     Returns
     -------
@@ -186,17 +211,26 @@ def gamp(
     if not isinstance(channel, Channel):
         raise ValueError(f"channel must be a Channel object, got {type(channel).__name__}")
 
+    if dtype is not None:
+        if str(np.dtype(dtype)) not in ("float32", "float64"):
+            raise ValueError(f"dtype must be None, 'float32' or 'float64', got {dtype!r}")
+        if hasattr(X, "__array_namespace__") and X.dtype != np.dtype(dtype):
+            xp0 = namespace(X)
+            X = xp0.astype(X, getattr(xp0, str(np.dtype(dtype))))
     op = as_operator(X)
-    op, y, xp = _validate(op, y, channel)
+    op, y, xp = _validate(op, y, channel, check_finite=check_input)
     n, d = op.shape
     dtype = y.dtype
     multi = y.ndim == 2
     sqrt_d = math.sqrt(d)
     alpha = n / d
-    s2 = op.frobenius_sq / (n * d)  # mean squared entry of X
+    op, offset_on = _mean_removal(op, mean_removal, variance)
+    s2 = op.frobenius_sq / (n * d)  # mean squared entry of X (centred when removing means)
     if not s2 > 0:
-        raise ValueError("X is identically zero")
+        raise ValueError("X is identically zero" if not offset_on else
+                         "X has constant columns only (nothing left after mean removal)")
     X2 = op.squared() if variance == "vector" else None
+    block_rows = _fused_block_rows(op, fused) if X2 is None else 0
 
     xshape = (d, y.shape[1]) if multi else (d,)
     if x_true is not None:
@@ -217,11 +251,14 @@ def gamp(
         m = xp.mean(a, axis=0)
         return m if multi else float(m)
 
-    good = (x, v, g, V)
     converged = False
     rollbacks = 0
     rising = stalled = 0
     prev_delta = best_delta = math.inf
+    # The best iterate so far by GAMP's predictive fit of the data (the initial prior-mean
+    # iterate included): what a run that fails to converge returns.
+    offset = 0.0
+    best: tuple[float, Any, Any, Any, Any] = (-math.inf, x, v, g, V)
     t = 0
     for t in range(1, max_iter + 1):
         # Output side: V, ω, g_out, ∂g_out.
@@ -229,22 +266,41 @@ def gamp(
             V = s2 * mean0(v)
         else:
             V = (X2 @ v) / d
-        omega = op.matvec(x) / sqrt_d - V * g
-        g_new, dg = channel.output(y, omega, V)
+        if block_rows:
+            # One pass over X: each row block's output step and X_Bᵀ g_B while it is in cache.
+            omega, g_new, dg, XTg = _fused_pass(xp, op.dense, x, V, g, y, channel, block_rows,
+                                                sqrt_d)
+        else:
+            omega = op.matvec(x) / sqrt_d - V * g + offset
+            g_new, dg = channel.output(y, omega, V)
+            XTg = None
+            if offset_on:
+                # Newton step for the common offset: stationarity of Σ ln Z_out in it.
+                step = xp.sum(g_new, axis=0) / xp.maximum(-xp.sum(dg, axis=0), 1e-300)
+                step = step if multi else float(step)
+                offset = offset + step
+                omega = omega + step
+                g_new, dg = channel.output(y, omega, V)
+        score = _fit_score(xp, channel, y, omega + V * g, V)
+        if score > best[0]:
+            best = (score, x, v, g, V)
         # Input side: A, B, denoiser.
         if X2 is None:
             A = -s2 * alpha * mean0(dg)
             A = xp.maximum(A, _A_FLOOR) if multi else max(A, _A_FLOOR)
         else:
             A = xp.maximum(-(X2.T @ dg) / d, _A_FLOOR)
-        B = op.rmatvec(g_new) / sqrt_d + A * x
+        if XTg is None:
+            XTg = op.rmatvec(g_new) / sqrt_d
+        B = XTg + A * x
         x_new, v_new = prior.denoise(A, B)
 
-        finite = bool(xp.all(xp.isfinite(x_new))) and bool(xp.all(xp.isfinite(v_new))) \
-            and bool(xp.all(xp.isfinite(g_new)))
+        finite = math.isfinite(score) and bool(xp.all(xp.isfinite(x_new))) \
+            and bool(xp.all(xp.isfinite(v_new))) and bool(xp.all(xp.isfinite(g_new)))
         if not finite:
+            # Roll back to the best iterate and damp harder.
             rollbacks += 1
-            x, v, g, V = good
+            _, x, v, g, V = best
             beta = max(0.5, 0.5 * (1.0 + beta))
             if beta > 0.999:
                 break
@@ -254,32 +310,34 @@ def gamp(
         if beta > 0:
             x = beta * x + (1.0 - beta) * x_new
             v = beta * v + (1.0 - beta) * v_new
+            g = beta * g + (1.0 - beta) * g_new
         else:
-            x, v = x_new, v_new
-        g = g_new
+            x, v, g = x_new, v_new, g_new
         diff = x - x_old
         num = float(xp.mean(diff * diff))
         den = float(xp.mean(x * x)) + 1e-30
         delta = math.sqrt(num / den)
-        good = (x, v, g, V)
 
         if learn_channel and t >= 3:
-            new_channel = update_channel(channel, y, omega, V, g, dg)
+            new_channel = update_channel(channel, y, omega, V, g_new, dg)
             delta = max(delta, _param_change(channel, new_channel))
             channel = new_channel
 
         # Divergence (a change that keeps growing) or a stall (a limit cycle: no progress
-        # for _STALL iterations) is met with stronger damping.
+        # for _STALL iterations): back to the best iterate, with stronger damping.
         rising = rising + 1 if delta > prev_delta * 1.5 and delta > 1e-3 else 0
         prev_delta = delta
-        if delta < 0.9 * best_delta:
-            best_delta, stalled = delta, 0
+        if delta < 0.9 * best_delta or delta < _STALL_FLOOR:
+            best_delta, stalled = min(delta, best_delta), 0
         else:
             stalled += 1
         if (rising >= 3 or stalled >= _STALL) and beta < _MAX_AUTO_DAMPING:
             beta = min(0.5 * (1.0 + beta), _MAX_AUTO_DAMPING)
             rising = stalled = 0
-            best_delta = math.inf
+            best_delta = prev_delta = math.inf
+            if rising_to_best(best, score):
+                _, x, v, g, V = best
+                rollbacks += 1
 
         history["delta"].append(delta)
         history["mean_var"].append(float(xp.mean(v)))
@@ -299,6 +357,12 @@ def gamp(
             converged = True
             break
 
+    if not converged:
+        # Return the best iterate seen (by predictive fit), never a diverged one.
+        final_score = _fit_score(xp, channel, y, op.matvec(x) / sqrt_d + offset, _variance(
+            X2, s2, v, d, mean0))
+        if _much_worse(final_score, best[0]):
+            _, x, v, g, V = best
     if not converged and warn and t >= max_iter:
         warnings.warn(
             f"GAMP did not converge in {max_iter} iterations (last relative change "
@@ -318,7 +382,93 @@ def gamp(
         channel=channel,
         damping=beta,
         n_rollbacks=rollbacks,
+        extra={"offset": offset, "center": op.center} if offset_on else {},
     )
+
+
+_FUSED_MIN_BYTES = 32 * 2**20
+_FUSED_BLOCK_BYTES = 16 * 2**20  # measured best on the 2-core CI machine (see docs)
+
+
+def _fused_block_rows(op: Operator, fused: bool | None) -> int:
+    """Rows per block of the fused pass (0: use the two-pass form)."""
+    X = op.dense
+    if X is None or fused is False:
+        if fused and X is None:
+            raise ValueError("fused=True needs X as a dense array")
+        return 0
+    n, d = op.shape
+    itemsize = 4 if X.dtype == namespace(X).float32 else 8
+    if fused is None and n * d * itemsize < _FUSED_MIN_BYTES:
+        return 0
+    return max(8, min(n, _FUSED_BLOCK_BYTES // (d * itemsize)))
+
+
+def _fused_pass(xp: Any, X: Any, x: Any, V: Any, g_old: Any, y: Any, channel: Channel,
+                rows: int, sqrt_d: float) -> tuple[Any, Any, Any, Any]:
+    """Output step and ``Xᵀ g / √d`` in one pass over the row blocks of ``X``."""
+    n = X.shape[0]
+    omega = xp.empty_like(g_old)
+    g_new = xp.empty_like(g_old)
+    dg = xp.empty_like(g_old)
+    acc = xp.zeros_like(x)
+    for start in range(0, n, rows):
+        stop = min(start + rows, n)
+        Xb = X[start:stop, ...]
+        om = (Xb @ x) / sqrt_d - V * g_old[start:stop, ...]
+        gb, dgb = channel.output(y[start:stop, ...], om, V)
+        acc = acc + Xb.T @ gb
+        omega[start:stop, ...] = om
+        g_new[start:stop, ...] = gb
+        dg[start:stop, ...] = dgb
+    return omega, g_new, dg, acc / sqrt_d
+
+
+_MEAN_ENERGY = 0.01
+
+
+def _mean_removal(op: Operator, mean_removal: bool | None, variance: str
+                  ) -> tuple[Operator, bool]:
+    """The centred operator when mean removal is on (see :func:`gamp`)."""
+    if mean_removal is False or op.dense is None:
+        if mean_removal and op.dense is None:
+            raise ValueError("mean_removal=True needs X as a dense array")
+        return op, False
+    X = op.dense
+    xp = namespace(X)
+    mu = xp.mean(X, axis=0)
+    n, d = op.shape
+    mean_energy = float(xp.sum(mu * mu)) * n
+    # Zero-mean columns give n‖μ‖² ≈ ‖X‖_F²/n by chance: ask for much more than that.
+    threshold = max(_MEAN_ENERGY, 10.0 / n) * op.frobenius_sq
+    if mean_removal is None and mean_energy <= threshold:
+        return op, False
+    if variance == "vector":
+        raise ValueError('mean_removal needs variance="scalar"')
+    return CenteredOperator(X, mu), True
+
+
+def _fit_score(xp: Any, channel: Channel, y: Any, p: Any, V: Any) -> float:
+    """GAMP's predictive fit of the data ``Σ ln Z_out(y, X x̂/√d, V)`` (higher is better);
+    ``-inf`` for a non-finite iterate."""
+    lz = channel.log_partition(y, p, V)
+    val = float(xp.sum(xp.astype(lz, xp.float64)))
+    return val if math.isfinite(val) else -math.inf
+
+
+def _variance(X2: Any, s2: float, v: Any, d: int, mean0: Any) -> Any:
+    return s2 * mean0(v) if X2 is None else (X2 @ v) / d
+
+
+def _much_worse(score: float, best: float) -> bool:
+    """A fit clearly worse than the best one (not rounding or the normal non-monotone path of
+    the iteration, whose predictive fit need not peak at the fixed point)."""
+    return not (score >= best - max(0.01 * abs(best), 1.0))
+
+
+def rising_to_best(best: tuple[float, Any, Any, Any, Any], score: float) -> bool:
+    """Whether the current iterate fits clearly worse than the best one (then roll back)."""
+    return _much_worse(score, best[0])
 
 
 def _param_change(old: Channel, new: Channel) -> float:
