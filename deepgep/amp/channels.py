@@ -92,6 +92,12 @@ class Channel:
         """Bayes-optimal prediction ``E[y | ω, V]`` (math.md §1.1 eq. (6))."""
         raise NotImplementedError
 
+    def log_partition_sum(self, y: Any, omega: Any, V: Any) -> float:
+        """``Σ ln Z_out(y, ω, V)`` over all entries, accumulated in float64."""
+        xp = namespace(y, omega)
+        lz = self.log_partition(y, omega, V)
+        return float(xp.sum(xp.astype(lz, xp.float64)))
+
     def predict_variance(self, omega: Any, V: Any, n_nodes: int = 32) -> Any:
         """``Var[y | ω, V]``, from the predictive law."""
         xp = namespace(omega)
@@ -158,9 +164,18 @@ class GaussianChannel(Channel):
         xp = namespace(y, omega, V)
         c = self.scale
         s = self._total(xp, V)
-        g = c * (y - c * omega) / s
-        dg = (-c * c / s) * xp.ones_like(g)
-        return g, dg
+        g = (y - c * omega) * (c / s)
+        if isinstance(s, float):
+            return g, xp.full(g.shape, -c * c / s, dtype=g.dtype)
+        return g, (-c * c / s) * xp.ones_like(g)
+
+    def log_partition_sum(self, y: Any, omega: Any, V: Any) -> float:
+        """``Σ ln Z_out`` over all samples, in float64 (faster than summing the vector)."""
+        if not isinstance(V, float) or getattr(y, "ndim", 1) != 1:
+            return super().log_partition_sum(y, omega, V)
+        r = y - self.scale * omega
+        s = self._total(None, V)
+        return -0.5 * y.shape[0] * (_LOG_2PI + math.log(s)) - float(r @ r) / (2.0 * s)
 
     def predictive(self, omega: Any, V: Any, n_nodes: int = 32) -> tuple[Any, Any]:
         xp = namespace(omega, V)

@@ -129,8 +129,13 @@ class GaussianPrior(Prior):
 
     def denoise(self, A: Any, B: Any) -> tuple[Any, Any]:
         xp, A, B = _as_float_arrays(A, B)
-        _, mean, var = _gauss_terms(xp, A, B, self.prior_mean, self.prior_variance)
-        return mean, var
+        m, v = self.prior_mean, self.prior_variance
+        one_plus = 1.0 + v * A
+        mean = (m + v * B) / one_plus if m else B * (v / one_plus)
+        var = v / one_plus
+        if isinstance(var, float):
+            return mean, xp.full(mean.shape, var, dtype=mean.dtype)
+        return mean, var * xp.ones_like(mean)
 
     def log_partition(self, A: Any, B: Any) -> Any:
         xp, A, B = _as_float_arrays(A, B)

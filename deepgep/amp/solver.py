@@ -248,8 +248,9 @@ def gamp(
         history.update({k: [] for k in _TRUE_KEYS})
 
     def mean0(a: Any) -> Any:
-        m = xp.mean(a, axis=0)
-        return m if multi else float(m)
+        if multi:
+            return xp.mean(a, axis=0)
+        return float(xp.sum(a)) / a.shape[0]
 
     converged = False
     rollbacks = 0
@@ -271,7 +272,9 @@ def gamp(
             omega, g_new, dg, XTg = _fused_pass(xp, op.dense, x, V, g, y, channel, block_rows,
                                                 sqrt_d)
         else:
-            omega = op.matvec(x) / sqrt_d - V * g + offset
+            omega = op.matvec(x) / sqrt_d - V * g
+            if offset_on:
+                omega = omega + offset
             g_new, dg = channel.output(y, omega, V)
             XTg = None
             if offset_on:
@@ -295,8 +298,9 @@ def gamp(
         B = XTg + A * x
         x_new, v_new = prior.denoise(A, B)
 
-        finite = math.isfinite(score) and bool(xp.all(xp.isfinite(x_new))) \
-            and bool(xp.all(xp.isfinite(v_new))) and bool(xp.all(xp.isfinite(g_new)))
+        # NaN/inf anywhere makes these sums non-finite (one reduction each, no temporaries).
+        finite = math.isfinite(score) and math.isfinite(
+            float(xp.sum(x_new)) + float(xp.sum(v_new)) + float(xp.sum(g_new)))
         if not finite:
             # Roll back to the best iterate and damp harder.
             rollbacks += 1
@@ -314,9 +318,7 @@ def gamp(
         else:
             x, v, g = x_new, v_new, g_new
         diff = x - x_old
-        num = float(xp.mean(diff * diff))
-        den = float(xp.mean(x * x)) + 1e-30
-        delta = math.sqrt(num / den)
+        delta = math.sqrt(_sqnorm(xp, diff) / (_sqnorm(xp, x) + 1e-300))
 
         if learn_channel and t >= 3:
             new_channel = update_channel(channel, y, omega, V, g_new, dg)
@@ -340,7 +342,7 @@ def gamp(
                 rollbacks += 1
 
         history["delta"].append(delta)
-        history["mean_var"].append(float(xp.mean(v)))
+        history["mean_var"].append(float(xp.mean(v)) if multi else mean0(v))
         history["V"].append(float(xp.mean(xp.asarray(V))) if not isinstance(V, float) else V)
         history["A"].append(float(xp.mean(xp.asarray(A))) if not isinstance(A, float) else A)
         history["damping"].append(beta)
@@ -448,11 +450,15 @@ def _mean_removal(op: Operator, mean_removal: bool | None, variance: str
     return CenteredOperator(X, mu), True
 
 
+def _sqnorm(xp: Any, a: Any) -> float:
+    """‖a‖² (a BLAS dot for vectors)."""
+    return float(a @ a) if a.ndim == 1 else float(xp.sum(a * a))
+
+
 def _fit_score(xp: Any, channel: Channel, y: Any, p: Any, V: Any) -> float:
     """GAMP's predictive fit of the data ``Σ ln Z_out(y, X x̂/√d, V)`` (higher is better);
     ``-inf`` for a non-finite iterate."""
-    lz = channel.log_partition(y, p, V)
-    val = float(xp.sum(xp.astype(lz, xp.float64)))
+    val = channel.log_partition_sum(y, p, V)
     return val if math.isfinite(val) else -math.inf
 
 

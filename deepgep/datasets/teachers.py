@@ -113,7 +113,7 @@ class DeepTeacher:
                                    eps_out)
         self.label_noise = self._glm.label_noise
         self.rho_out, self.eps_out = self._glm.rho_out, self._glm.eps_out
-        self._layers = [fn for _, fn in resolve_activations(activation, len(widths))]
+        self._named_layers = resolve_activations(activation, len(widths))
         self._readout_name, readout_fn = resolve_readout(readout)
         self._readout_fn = self._glm.channel.f if readout_fn is not None else None
         rngs = _generators(_seed(random_state), 2, backend)
@@ -151,10 +151,13 @@ class DeepTeacher:
         """Readout pre-activation ``ρ_out a·h_L(x)/√d_L`` (without the ``ε_out`` noise)."""
         h = X
         fan_in = self.n_features
-        for W, fn in zip(self.weights, self._layers, strict=True):
+        for W, (name, fn) in zip(self.weights, self._named_layers, strict=True):
             h = h @ W.T
             h *= 1.0 / math.sqrt(fan_in)
-            h = fn(h)
+            if name == "tanh" and self.xp is np:
+                np.tanh(h, out=h)  # in place: no second batch-sized temporary
+            else:
+                h = fn(h)
             fan_in = W.shape[0]
         return (h @ self.readout_weights) * (self.rho_out / math.sqrt(fan_in))
 
@@ -202,8 +205,11 @@ class DeepTeacher:
         y = xp.empty(n_samples, dtype=self.dtype)
         for s in range(0, n_samples, rows):
             e = min(s + rows, n_samples)
-            Xb = g_x.standard_normal((e - s, self.n_features), dtype=self.dtype)
-            X[s:e] = Xb
+            Xb = X[s:e]
+            if self.backend == "numpy":
+                g_x.standard_normal(dtype=self.dtype, out=Xb)  # straight into X: no copy
+            else:
+                Xb[...] = g_x.standard_normal((e - s, self.n_features), dtype=self.dtype)
             out = self.output(Xb)
             if self.eps_out > 0:
                 out = out + math.sqrt(self.eps_out) * g_eps.standard_normal(e - s,
