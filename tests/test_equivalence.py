@@ -263,3 +263,20 @@ def test_teacher_bad_input(kwargs, msg):
     base.update(kwargs)
     with pytest.raises(ValueError, match=msg):
         DeepTeacher(**base)
+
+
+def test_sampling_memory_beyond_X_does_not_grow_with_n():
+    """Row batches: memory beyond X and y is O(batch × width), independent of n."""
+    import tracemalloc
+
+    t = DeepTeacher(200, [200, 200], "tanh", "linear", 0.1, random_state=0)
+    extra = []
+    for n in (40_000, 120_000):
+        tracemalloc.start()
+        X, y = t.sample(n, random_state=1, batch_size=5000)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        extra.append(peak - X.nbytes - y.nbytes)
+        del X, y
+    assert extra[1] <= 1.1 * extra[0] + 2**20
+    assert extra[1] <= 20 * 5000 * 200 * 8  # a few batch-sized temporaries at most

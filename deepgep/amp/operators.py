@@ -70,6 +70,9 @@ class Operator:
     def _compute_frob(self) -> float:
         X = self.raw
         if self.dense is not None:
+            if isinstance(X, np.ndarray) and X.flags.c_contiguous:
+                flat = X.reshape(-1)  # a view: one BLAS dot, no temporary
+                return float(flat @ flat)
             xp = namespace(X)
             total = 0.0
             rows = max(1, _FROB_BLOCK_ELEMENTS // max(self.shape[1], 1))
