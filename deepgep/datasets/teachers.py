@@ -36,6 +36,32 @@ def _generators(seed: Any, k: int, backend: str) -> list[Any]:
     return [np.random.default_rng(c) for c in children]
 
 
+_RNG_CHUNK = 8192  # rows per independently seeded chunk of random numbers
+
+
+def _chunked_normal(backend: str, out: Any, root: Any, stream: int) -> Any:
+    """Fill ``out`` with standard normals, chunk ``c`` of rows drawn from the generator seeded
+    by ``(root, stream, c)``: reproducible whatever the batching."""
+    n = out.shape[0]
+    starts = list(range(0, n, _RNG_CHUNK))
+
+    def fill(c: int) -> None:
+        lo = starts[c]
+        hi = min(lo + _RNG_CHUNK, n)
+        seq = np.random.SeedSequence([*np.atleast_1d(root).tolist(), stream, c])
+        if backend == "cupy":
+            import cupy
+
+            gen = cupy.random.default_rng(int(seq.generate_state(1, np.uint64)[0]))
+            out[lo:hi] = gen.standard_normal(out[lo:hi].shape, dtype=out.dtype)
+        else:
+            np.random.default_rng(seq).standard_normal(dtype=out.dtype, out=out[lo:hi])
+
+    for c in range(len(starts)):
+        fill(c)
+    return out
+
+
 def _backend(name: str) -> Any:
     if name == "numpy":
         return np
@@ -200,24 +226,22 @@ class DeepTeacher:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
         xp = self.xp
         rows = self._batch_rows(batch_size)
-        g_x, g_eps, g_lab = _generators(_seed(random_state), 3, self.backend)
+        root = np.random.SeedSequence(_seed(random_state)).entropy
         X = xp.empty((n_samples, self.n_features), dtype=self.dtype)
         y = xp.empty(n_samples, dtype=self.dtype)
+        # Randomness first, by fixed chunks of rows with their own seeds (the batch size does
+        # not change it), straight into X.
+        _chunked_normal(self.backend, X, root, 0)
+        eps = _chunked_normal(self.backend, xp.empty(n_samples, dtype=self.dtype), root, 1) \
+            if self.eps_out > 0 else None
+        lab = _chunked_normal(self.backend, xp.empty(n_samples, dtype=self.dtype), root, 2) \
+            if self.label_noise > 0 else None
         for s in range(0, n_samples, rows):
             e = min(s + rows, n_samples)
-            Xb = X[s:e]
-            if self.backend == "numpy":
-                g_x.standard_normal(dtype=self.dtype, out=Xb)  # straight into X: no copy
-            else:
-                Xb[...] = g_x.standard_normal((e - s, self.n_features), dtype=self.dtype)
-            out = self.output(Xb)
-            if self.eps_out > 0:
-                out = out + math.sqrt(self.eps_out) * g_eps.standard_normal(e - s,
-                                                                            dtype=self.dtype)
-            noise = None
-            if self.label_noise > 0:
-                noise = math.sqrt(self.label_noise) * g_lab.standard_normal(e - s,
-                                                                            dtype=self.dtype)
+            out = self.output(X[s:e])
+            if eps is not None:
+                out = out + math.sqrt(self.eps_out) * eps[s:e]
+            noise = math.sqrt(self.label_noise) * lab[s:e] if lab is not None else None
             y[s:e] = self._labels(out, noise)
         return X, y
 
