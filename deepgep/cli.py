@@ -157,10 +157,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
                      resume=args.resume, force=args.force, progress=_progress(args.quiet))
     e = cfg["experiment"]
     tracking = tracking_run(cfg, e["tracking_alpha"], e["seeds"][0])
-    summary = write_results(out, cfg, rows, tracking)
+    write_results(out, cfg, rows, tracking)
     if not args.quiet:
         print((out / "report.md").read_text(encoding="utf-8"))
-    del summary
     print(f"wrote results to {out}/ (results.csv, summary.json, figure.png, tracking.png, "
           "report.md)", file=sys.stderr)
     return 0

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from ..backend import namespace, to_numpy
+from ..backend import namespace
 from .channels import Channel, GaussianChannel, ProbitChannel
 from .learning import update_channel
 from .operators import CenteredOperator, Operator, as_operator
@@ -337,7 +337,7 @@ def gamp(
             beta = min(0.5 * (1.0 + beta), _MAX_AUTO_DAMPING)
             rising = stalled = 0
             best_delta = prev_delta = math.inf
-            if rising_to_best(best, score):
+            if _much_worse(score, best[0]):
                 _, x, v, g, V = best
                 rollbacks += 1
 
@@ -472,11 +472,6 @@ def _much_worse(score: float, best: float) -> bool:
     return not (score >= best - max(0.01 * abs(best), 1.0))
 
 
-def rising_to_best(best: tuple[float, Any, Any, Any, Any], score: float) -> bool:
-    """Whether the current iterate fits clearly worse than the best one (then roll back)."""
-    return _much_worse(score, best[0])
-
-
 def _param_change(old: Channel, new: Channel) -> float:
     out = 0.0
     for name in ("scale", "noise_variance"):
@@ -484,7 +479,3 @@ def _param_change(old: Channel, new: Channel) -> float:
         if a is not None and b is not None:
             out = max(out, abs(b - a) / (abs(a) + 1e-12))
     return out
-
-
-def _as_numpy_history(hist: dict[str, Any]) -> dict[str, np.ndarray]:  # pragma: no cover
-    return {k: to_numpy(v) for k, v in hist.items()}

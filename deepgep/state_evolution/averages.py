@@ -176,11 +176,9 @@ class OutputAverages:
         """``Ψ_out(ρ; ρ) = E ln P_out(Y | √ρ V)`` (the entropy term of the MI, math.md §3.3)."""
         if self.closed is not None:
             return float(self.closed.free_entropy(np.asarray(self.rho), self.rho, exact=True))
-        q = np.asarray([self.rho])
         omega = math.sqrt(self.rho) * self._v[None, :]
         ys, ws = self.channel.predictive(omega, np.zeros((1, 1)), self.label_nodes)
         val = self.channel.log_partition(ys, omega[..., None], np.zeros((1, 1, 1)))
-        del q
         return float(np.sum(self._vw * _wsum(ws, val, axis=-1)))
 
     def label_second_moment(self) -> float:
