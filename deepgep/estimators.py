@@ -72,8 +72,10 @@ class _GAMPBase(BaseEstimator):
         want = xp.float32 if (self.dtype == "float32" or (self.dtype is None
                                                           and X.dtype == xp.float32)) \
             else xp.float64
-        X = xp.astype(X, want)
-        if not bool(xp.all(xp.isfinite(X))):
+        if X.dtype != want:
+            X = xp.astype(X, want)
+        # NaN/inf propagate into the sum (one reduction); only then the exact elementwise test
+        if not math.isfinite(float(xp.sum(X))) and not bool(xp.all(xp.isfinite(X))):
             raise ValueError("Input X contains NaN or infinity.")
         if reset:
             self.n_features_in_ = X.shape[1]

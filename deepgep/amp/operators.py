@@ -34,7 +34,8 @@ class Operator:
         self.shape = tuple(int(s) for s in X.shape)
         self.dense = None
         self.sparse = False
-        if hasattr(X, "__array_namespace__") or isinstance(X, np.ndarray):
+        if isinstance(X, np.ndarray) or hasattr(X, "__array_namespace__") or \
+                type(X).__module__.startswith("cupy"):
             self.dense = X
         elif _is_scipy_sparse(X):
             self.sparse = True
