@@ -156,6 +156,22 @@ def test_curve_matches_single_solves():
     assert c.trajectory.shape[1] == 3
 
 
+def test_warm_started_curve_follows_a_branch():
+    """Warm starts agree where the fixed point is unique and continue the uninformed branch
+    across the binary perceptron's transition: q jumps to 1 only past α_alg ≈ 1.493."""
+    alphas = np.array([0.5, 1.0, 1.3, 1.45, 1.55, 2.0])
+    ch = ProbitChannel(1.0, 0.0)
+    warm = se.curve(BinaryPrior(), ch, alphas, warm_start=True, max_iter=100_000)
+    cold = se.curve(BinaryPrior(), ch, alphas, max_iter=100_000)
+    np.testing.assert_allclose(warm.q, cold.q, atol=1e-8)
+    assert np.all(warm.q[:4] < 0.95) and np.all(warm.q[4:] > 1 - 1e-6)
+    down = se.curve(BinaryPrior(), ch, alphas[::-1], init="informed", warm_start=True)
+    assert np.all(down.q > 1 - 1e-6)  # the informed branch persists below α_alg
+    g = se.curve(GaussianPrior(), ProbitChannel(1.0, 0.2), alphas, warm_start=True)
+    np.testing.assert_allclose(g.q, se.curve(GaussianPrior(), ProbitChannel(1.0, 0.2),
+                                             alphas).q, atol=1e-10)
+
+
 @pytest.mark.parametrize(
     "prior,channel,damping",
     [(GaussianPrior(), ProbitChannel(1.0, 0.0), 0.0),

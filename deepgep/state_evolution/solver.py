@@ -223,11 +223,15 @@ def curve(
     max_iter: int = 10_000,
     n_nodes: int = 64,
     interpolate: bool | str = "auto",
+    warm_start: bool = False,
 ) -> SEResult:
     """State evolution for an array of ``α``, all iterated together (vectorised).
 
-    Every ``α`` starts from the same ``init`` (so the branch found does not depend on the
-    grid). With ``interpolate`` (default for :class:`~deepgep.amp.GenericChannel`), the output
+    By default every ``α`` starts from the same ``init``, so the branch found does not depend
+    on the grid (what GAMP does at each α). With ``warm_start=True`` the grid is followed in
+    order, each ``α`` starting from the previous fixed point: this continues a branch (and
+    shows hysteresis across a first-order transition), at the price of a serial loop.
+    With ``interpolate`` (default for :class:`~deepgep.amp.GenericChannel`), the output
     averages are Chebyshev interpolants in ``q`` built once from the exact quadrature,
     which makes a 100-point curve cost about as much as forty single evaluations.
 
@@ -242,8 +246,22 @@ def curve(
         interpolate = isinstance(channel, GenericChannel)
     inp, out = _averages(prior, channel, n_nodes, interpolate=bool(interpolate))
     q0, name = _start(inp, init, a.shape)
-    q, r, traj, conv, t = _iterate(inp, out, a, q0, damping, tol, max_iter)
-    return _result(inp, out, a, q, r, traj, conv, t, name)
+    if not warm_start:
+        q, r, traj, conv, t = _iterate(inp, out, a, q0, damping, tol, max_iter)
+        return _result(inp, out, a, q, r, traj, conv, t, name)
+    qs, rs, convs, trajs = [], [], [], []
+    start = q0[:1]
+    for k in range(a.size):
+        q, r, traj, conv, _ = _iterate(inp, out, a[k : k + 1], start, damping, tol, max_iter)
+        qs.append(q[0])
+        rs.append(r[0])
+        convs.append(conv[0])
+        trajs.append(traj[:, 0])
+        start = q
+    longest = max(len(t_) for t_ in trajs)
+    traj = np.stack([np.pad(t_, (0, longest - len(t_)), mode="edge") for t_ in trajs], axis=1)
+    return _result(inp, out, a, np.asarray(qs), np.asarray(rs), traj, np.asarray(convs),
+                   longest - 1, f"{name}, warm-started")
 
 
 @dataclass(frozen=True)
