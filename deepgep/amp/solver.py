@@ -223,6 +223,7 @@ def gamp(
     dtype = y.dtype
     multi = y.ndim == 2
     sqrt_d = math.sqrt(d)
+    inv_sqrt_d = 1.0 / sqrt_d
     alpha = n / d
     op, offset_on = _mean_removal(op, mean_removal, variance)
     s2 = op.frobenius_sq / (n * d)  # mean squared entry of X (centred when removing means)
@@ -271,10 +272,12 @@ def gamp(
             # One pass over X: each row block's output step and X_Bᵀ g_B while it is in cache.
             omega, g_new, dg, XTg = _fused_pass(xp, op.dense, x, V, g, y, channel, block_rows,
                                                 sqrt_d)
+            p = omega + V * g
         else:
-            omega = op.matvec(x) / sqrt_d - V * g
+            p = op.matvec(x * inv_sqrt_d)  # the 1/√d on the shorter side
             if offset_on:
-                omega = omega + offset
+                p = p + offset
+            omega = p - V * g
             g_new, dg = channel.output(y, omega, V)
             XTg = None
             if offset_on:
@@ -283,8 +286,9 @@ def gamp(
                 step = step if multi else float(step)
                 offset = offset + step
                 omega = omega + step
+                p = p + step
                 g_new, dg = channel.output(y, omega, V)
-        score = _fit_score(xp, channel, y, omega + V * g, V)
+        score = _fit_score(xp, channel, y, p, V)
         if score > best[0]:
             best = (score, x, v, g, V)
         # Input side: A, B, denoiser.
