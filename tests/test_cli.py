@@ -211,3 +211,37 @@ def test_python_m_entry_point():
                          text=True, check=True)
     assert deepgep.__version__ in out.stdout
     assert Path(sys.executable).exists()
+
+
+SIGN = """
+[teacher]
+n_features = 80
+hidden_widths = [80, 80]
+readout = "sign"
+[experiment]
+alphas = [1.0, 3.0]
+seeds = [0, 1]
+n_test = 1000
+[mlp]
+hidden_units = 16
+max_iter = 50
+"""
+
+
+def test_compare_sign_readout(tmp_path):
+    """Classification sweep: GAMPClassifier, LogisticRegressionCV and an MLP, 0-1 errors."""
+    cfg = tmp_path / "sign.toml"
+    cfg.write_text(SIGN)
+    out = tmp_path / "out"
+    assert main(["compare", "--config", str(cfg), "--out", str(out), "--quiet"]) == 0
+    rows = _rows(out / "results.csv")
+    assert {r["method"] for r in rows} == {"gamp", "logistic_cv", "mlp"}
+    assert all(0.0 <= float(r["test_error"]) <= 1.0 for r in rows)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["kind"] == "classification"
+    theory = deepgep.bayes_optimal("tanh", 2, [1.0, 3.0], readout="sign",
+                                   label_noise=0.1).classification_error  # the default Δ
+    np.testing.assert_allclose([summary["theory"][k] for k in sorted(summary["theory"])],
+                               theory, rtol=1e-10)
+    gamp = [float(r["test_error"]) for r in rows if r["method"] == "gamp"]
+    assert np.mean(gamp) == pytest.approx(np.mean(theory), rel=0.15)  # d = 80: small

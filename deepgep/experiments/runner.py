@@ -89,9 +89,10 @@ def _methods(cfg: dict[str, Any], kind: str, seed: int) -> dict[str, Callable[[]
 def run_task(cfg: dict[str, Any], task: Task) -> list[dict[str, Any]]:
     """Run every method of one (α, seed) task; one row per method.
 
-    Rows: ``alpha, seed, method, test_error, train_time, n_iter``. Features are scaled by
-    ``1/√d`` for the sklearn baselines, so that their regularisation matches the model's
-    convention (Ridge at ``λ_opt = (γ₀+Δ)/η₀²`` is then the Bayes estimator, math.md §3.5).
+    Rows: ``alpha, seed, method, test_error, train_time, n_iter``. The ridge baselines get
+    features scaled by ``1/√d``, so that their regularisation matches the model's convention
+    (Ridge at ``λ_opt = (γ₀+Δ)/η₀²`` is then the Bayes estimator, math.md §3.5); GAMP,
+    logistic regression and the MLP get the raw (unit-variance) features.
     """
     from sklearn.exceptions import ConvergenceWarning
 
@@ -107,8 +108,7 @@ def run_task(cfg: dict[str, Any], task: Task) -> list[dict[str, Any]]:
     rows = []
     for name, make in _methods(cfg, kind, seed).items():
         est = make()
-        gamp_like = name == "gamp"
-        Xf, Xtf = (X, Xt) if gamp_like else (X * scale, Xt * scale)
+        Xf, Xtf = (X * scale, Xt * scale) if name.startswith("ridge") else (X, Xt)
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
