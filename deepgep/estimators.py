@@ -30,7 +30,7 @@ __all__ = ["GAMPRegressor", "GAMPClassifier"]
 def _dtype_arg(dtype: Any) -> Any:
     if dtype is None:
         return [np.float64, np.float32]
-    if np.dtype(dtype) in (np.float32, np.float64):
+    if dtype in ("float32", "float64", np.float32, np.float64):
         return np.dtype(dtype).type
     raise ValueError(f"dtype must be None, 'float32' or 'float64', got {dtype!r}")
 

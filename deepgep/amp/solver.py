@@ -212,7 +212,7 @@ def gamp(
         raise ValueError(f"channel must be a Channel object, got {type(channel).__name__}")
 
     if dtype is not None:
-        if str(np.dtype(dtype)) not in ("float32", "float64"):
+        if _dtype_name(dtype) not in ("float32", "float64"):
             raise ValueError(f"dtype must be None, 'float32' or 'float64', got {dtype!r}")
         if hasattr(X, "__array_namespace__") and X.dtype != np.dtype(dtype):
             xp0 = namespace(X)
@@ -428,6 +428,13 @@ def _fused_pass(xp: Any, X: Any, x: Any, V: Any, g_old: Any, y: Any, channel: Ch
         g_new[start:stop, ...] = gb
         dg[start:stop, ...] = dgb
     return omega, g_new, dg, acc / sqrt_d
+
+
+def _dtype_name(dtype: Any) -> str:
+    try:
+        return str(np.dtype(dtype))
+    except TypeError:
+        return repr(dtype)
 
 
 _MEAN_ENERGY = 0.01
