@@ -26,7 +26,6 @@ __all__ = [
     "log_ndtr",
     "ndtr",
     "expit",
-    "float_dtype",
 ]
 
 _SCALARS = (int, float, bool, np.generic)
@@ -62,15 +61,6 @@ def to_numpy(x: Any) -> np.ndarray:
     if hasattr(x, "get") and _is_cupy(namespace(x)):
         return x.get()
     return np.from_dlpack(x)
-
-
-def float_dtype(x: Any) -> Any:
-    """The floating dtype of ``x`` (float32 stays float32, everything else float64)."""
-    xp = namespace(x)
-    dt = getattr(x, "dtype", None)
-    if dt == xp.float32:
-        return xp.float32
-    return xp.float64
 
 
 def _dispatch(name: str, x: Any) -> Any:

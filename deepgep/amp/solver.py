@@ -264,10 +264,7 @@ def gamp(
     t = 0
     for t in range(1, max_iter + 1):
         # Output side: V, ω, g_out, ∂g_out.
-        if X2 is None:
-            V = s2 * mean0(v)
-        else:
-            V = (X2 @ v) / d
+        V = _variance(X2, s2, v, d, mean0)
         if block_rows:
             # One pass over X: each row block's output step and X_Bᵀ g_B while it is in cache.
             omega, g_new, dg, XTg = _fused_pass(xp, op.dense, x, V, g, y, channel, block_rows,
