@@ -65,6 +65,25 @@ def test_fused_multi_target_and_block_edges(rng):
         gamp(csr_matrix(X), Y[:, 0], GaussianPrior(), ch, fused=True)
 
 
+def test_fused_float32_and_array_api_namespace(rng):
+    """The NumPy fused pass (products written in place) in float32, and the generic fused
+    pass of any other array namespace, both against the two-pass NumPy iteration."""
+    import array_api_strict as xs
+
+    n, d = 900, 400
+    X = rng.standard_normal((n, d))
+    y = X @ rng.standard_normal(d) / np.sqrt(d) + 0.3 * rng.standard_normal(n)
+    ch = GaussianChannel(1.0, 0.09)
+    ref = gamp(X, y, GaussianPrior(), ch, fused=False, max_iter=20, warn=False)
+    f32 = gamp(X.astype(np.float32), y, GaussianPrior(), ch, fused=True, max_iter=20,
+               warn=False)
+    assert f32.x_hat.dtype == np.float32
+    np.testing.assert_allclose(f32.x_hat, ref.x_hat, atol=2e-5)
+    strict = gamp(xs.asarray(X), xs.asarray(y), GaussianPrior(), ch, fused=True, max_iter=20,
+                  warn=False)
+    np.testing.assert_allclose(np.asarray(strict.x_hat), ref.x_hat, rtol=1e-12, atol=1e-12)
+
+
 def test_solver_dtype_option(rng):
     X = rng.standard_normal((800, 400))
     y = X @ rng.standard_normal(400) / 20 + 0.3 * rng.standard_normal(800)

@@ -251,7 +251,7 @@ def gamp(
     def mean0(a: Any) -> Any:
         if multi:
             return xp.mean(a, axis=0)
-        return float(xp.sum(a)) / a.shape[0]
+        return _sum(xp, a) / a.shape[0]
 
     converged = False
     rollbacks = 0
@@ -261,10 +261,11 @@ def gamp(
     # iterate included): what a run that fails to converge returns.
     offset = 0.0
     best: tuple[float, Any, Any, Any, Any] = (-math.inf, x, v, g, V)
+    v_mean = mean0(v)
     t = 0
     for t in range(1, max_iter + 1):
         # Output side: V, ω, g_out, ∂g_out.
-        V = _variance(X2, s2, v, d, mean0)
+        V = s2 * v_mean if X2 is None else (X2 @ v) / d
         if block_rows:
             # One pass over X: each row block's output step and X_Bᵀ g_B while it is in cache.
             omega, g_new, dg, XTg = _fused_pass(xp, op.dense, x, V, g, y, channel, block_rows,
@@ -298,28 +299,26 @@ def gamp(
             XTg = op.rmatvec(g_new) / sqrt_d
         B = XTg + A * x
         x_new, v_new = prior.denoise(A, B)
-
-        # NaN/inf anywhere makes these sums non-finite (one reduction each, no temporaries).
-        finite = math.isfinite(score) and math.isfinite(
-            float(xp.sum(x_new)) + float(xp.sum(v_new)) + float(xp.sum(g_new)))
-        if not finite:
+        if beta > 0:
+            x_new = beta * x + (1.0 - beta) * x_new
+            v_new = beta * v + (1.0 - beta) * v_new
+            g_new = beta * g + (1.0 - beta) * g_new
+        # The sums the iteration needs anyway; NaN/inf anywhere makes one of them non-finite.
+        sq_diff, sq_x = _sqnorm(xp, x_new - x), _sqnorm(xp, x_new)
+        v_mean_new = mean0(v_new)
+        v_total = _sum(xp, v_mean_new) if multi else v_mean_new
+        if not (math.isfinite(score)
+                and math.isfinite(sq_diff + sq_x + _sqnorm(xp, g_new) + v_total)):
             # Roll back to the best iterate and damp harder.
             rollbacks += 1
             _, x, v, g, V = best
+            v_mean = mean0(v)
             beta = max(0.5, 0.5 * (1.0 + beta))
             if beta > 0.999:
                 break
             continue
-
-        x_old = x
-        if beta > 0:
-            x = beta * x + (1.0 - beta) * x_new
-            v = beta * v + (1.0 - beta) * v_new
-            g = beta * g + (1.0 - beta) * g_new
-        else:
-            x, v, g = x_new, v_new, g_new
-        diff = x - x_old
-        delta = math.sqrt(_sqnorm(xp, diff) / (_sqnorm(xp, x) + 1e-300))
+        x, v, g, v_mean = x_new, v_new, g_new, v_mean_new
+        delta = math.sqrt(sq_diff / (sq_x + 1e-300))
 
         if learn_channel and t >= 3:
             new_channel = update_channel(channel, y, omega, V, g_new, dg)
@@ -340,10 +339,11 @@ def gamp(
             best_delta = prev_delta = math.inf
             if _much_worse(score, best[0]):
                 _, x, v, g, V = best
+                v_mean = mean0(v)
                 rollbacks += 1
 
         history["delta"].append(delta)
-        history["mean_var"].append(float(xp.mean(v)) if multi else mean0(v))
+        history["mean_var"].append(float(xp.mean(v)) if multi else v_mean)
         history["V"].append(float(xp.mean(xp.asarray(V))) if not isinstance(V, float) else V)
         history["A"].append(float(xp.mean(xp.asarray(A))) if not isinstance(A, float) else A)
         history["damping"].append(beta)
@@ -362,8 +362,8 @@ def gamp(
 
     if not converged:
         # Return the best iterate seen (by predictive fit), never a diverged one.
-        final_score = _fit_score(xp, channel, y, op.matvec(x) / sqrt_d + offset, _variance(
-            X2, s2, v, d, mean0))
+        V_last = s2 * mean0(v) if X2 is None else (X2 @ v) / d
+        final_score = _fit_score(xp, channel, y, op.matvec(x) / sqrt_d + offset, V_last)
         if _much_worse(final_score, best[0]):
             _, x, v, g, V = best
     if not converged and warn and t >= max_iter:
@@ -390,7 +390,7 @@ def gamp(
 
 
 _FUSED_MIN_BYTES = 32 * 2**20
-_FUSED_BLOCK_BYTES = 16 * 2**20  # measured best on the 2-core CI machine (see docs)
+_FUSED_BLOCK_BYTES = 6 * 2**20  # measured on the 2-core CI machine (docs/benchmarks.md)
 
 
 def _fused_block_rows(op: Operator, fused: bool | None) -> int:
@@ -411,14 +411,28 @@ def _fused_pass(xp: Any, X: Any, x: Any, V: Any, g_old: Any, y: Any, channel: Ch
                 rows: int, sqrt_d: float) -> tuple[Any, Any, Any, Any]:
     """Output step and ``Xᵀ g / √d`` in one pass over the row blocks of ``X``."""
     n = X.shape[0]
-    omega = xp.empty_like(g_old)
+    x_s = x / sqrt_d
+    omega = -V * g_old  # each block adds X_B x̂/√d in place
     g_new = xp.empty_like(g_old)
     dg = xp.empty_like(g_old)
+    if isinstance(X, np.ndarray):
+        # NumPy: products written straight into their destinations (no per-block temporaries).
+        acc, part = np.zeros_like(x), np.empty_like(x)
+        buf = np.empty((rows,) + tuple(g_old.shape[1:]), dtype=g_old.dtype)
+        for start in range(0, n, rows):
+            stop = min(start + rows, n)
+            Xb, om = X[start:stop], omega[start:stop]
+            om += np.matmul(Xb, x_s, out=buf[: stop - start])
+            gb, dgb = channel.output(y[start:stop], om, V)
+            g_new[start:stop] = gb
+            dg[start:stop] = dgb
+            acc += np.matmul(Xb.T, g_new[start:stop], out=part)
+        return omega, g_new, dg, acc / sqrt_d
     acc = xp.zeros_like(x)
     for start in range(0, n, rows):
         stop = min(start + rows, n)
         Xb = X[start:stop, ...]
-        om = (Xb @ x) / sqrt_d - V * g_old[start:stop, ...]
+        om = Xb @ x_s + omega[start:stop, ...]
         gb, dgb = channel.output(y[start:stop, ...], om, V)
         acc = acc + Xb.T @ gb
         omega[start:stop, ...] = om
@@ -460,7 +474,13 @@ def _mean_removal(op: Operator, mean_removal: bool | None, variance: str
 
 def _sqnorm(xp: Any, a: Any) -> float:
     """‖a‖² (a BLAS dot for vectors)."""
-    return float(a @ a) if a.ndim == 1 else float(xp.sum(a * a))
+    return float(a @ a) if a.ndim == 1 else _sum(xp, a * a)
+
+
+def _sum(xp: Any, a: Any) -> float:
+    """``Σ a`` as a float (``ndarray.sum`` for NumPy: at GAMP's vector sizes the namespace
+    wrapper costs more than the sum)."""
+    return float(a.sum()) if type(a) is np.ndarray else float(xp.sum(a))
 
 
 def _fit_score(xp: Any, channel: Channel, y: Any, p: Any, V: Any) -> float:
@@ -468,10 +488,6 @@ def _fit_score(xp: Any, channel: Channel, y: Any, p: Any, V: Any) -> float:
     ``-inf`` for a non-finite iterate."""
     val = channel.log_partition_sum(y, p, V)
     return val if math.isfinite(val) else -math.inf
-
-
-def _variance(X2: Any, s2: float, v: Any, d: int, mean0: Any) -> Any:
-    return s2 * mean0(v) if X2 is None else (X2 @ v) / d
 
 
 def _much_worse(score: float, best: float) -> bool:
