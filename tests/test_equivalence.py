@@ -231,6 +231,23 @@ def test_batched_sampling_equals_unbatched():
     assert not np.array_equal(X1, X3)
 
 
+def test_threaded_sampling_matches_serial_and_the_definition(monkeypatch):
+    """Large enough for threaded random chunks and a threaded tanh: the same (X, y) as one
+    thread, and y equal to the teacher's definition computed directly (math.md §1.1)."""
+    import deepgep.datasets.teachers as teachers
+
+    t = DeepTeacher(64, [48], "tanh", "linear", 0.0, random_state=3)
+    X, y = t.sample(20000, random_state=5)
+    monkeypatch.setattr(teachers, "_THREADS", 1)
+    X1, y1 = t.sample(20000, random_state=5)
+    np.testing.assert_array_equal(X, X1)
+    np.testing.assert_array_equal(y, y1)
+    W, a = t.weights[0], t.readout_weights
+    direct = np.tanh(X @ W.T / np.sqrt(64)) @ a / np.sqrt(48)
+    np.testing.assert_allclose(y, direct, rtol=1e-12, atol=1e-12)
+    assert abs(np.mean(X)) < 0.01 and abs(np.var(X) - 1.0) < 0.01
+
+
 def test_teacher_details():
     t = DeepTeacher(30, [20], "tanh", "sign", 0.0, random_state=0, dtype=np.float32)
     X, y = t.sample(100, random_state=0)

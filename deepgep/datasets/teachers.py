@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -37,11 +39,27 @@ def _generators(seed: Any, k: int, backend: str) -> list[Any]:
 
 
 _RNG_CHUNK = 8192  # rows per independently seeded chunk of random numbers
+_THREADS = os.cpu_count() or 1
+_PARALLEL_MIN_ELEMENTS = 1 << 18  # below this, threads cost more than they save
 
 
-def _chunked_normal(backend: str, out: Any, root: Any, stream: int) -> Any:
+def _tanh_inplace(h: np.ndarray, pool: ThreadPoolExecutor | None) -> None:
+    """``h ← tanh(h)`` on NumPy, by row ranges in ``pool``'s threads (ufuncs release the
+    GIL); the result does not depend on the split."""
+    n = h.shape[0]
+    if pool is None or h.size < _PARALLEL_MIN_ELEMENTS or n < 2:
+        np.tanh(h, out=h)
+        return
+    cuts = [n * k // _THREADS for k in range(_THREADS + 1)]
+    parts = [h[lo:hi] for lo, hi in zip(cuts[:-1], cuts[1:], strict=True) if hi > lo]
+    list(pool.map(lambda part: np.tanh(part, out=part), parts))
+
+
+def _chunked_normal(backend: str, out: Any, root: Any, stream: int,
+                    pool: ThreadPoolExecutor | None = None) -> Any:
     """Fill ``out`` with standard normals, chunk ``c`` of rows drawn from the generator seeded
-    by ``(root, stream, c)``: reproducible whatever the batching."""
+    by ``(root, stream, c)``: reproducible whatever the batching and the threads (``pool``:
+    NumPy's generators release the GIL while filling, so chunks fill in parallel)."""
     n = out.shape[0]
     starts = list(range(0, n, _RNG_CHUNK))
 
@@ -57,8 +75,11 @@ def _chunked_normal(backend: str, out: Any, root: Any, stream: int) -> Any:
         else:
             np.random.default_rng(seq).standard_normal(dtype=out.dtype, out=out[lo:hi])
 
-    for c in range(len(starts)):
-        fill(c)
+    if backend == "numpy" and pool is not None and len(starts) > 1:
+        list(pool.map(fill, range(len(starts))))
+    else:
+        for c in range(len(starts)):
+            fill(c)
     return out
 
 
@@ -173,19 +194,26 @@ class DeepTeacher:
         widest = max((self.n_features, *self.hidden_widths))
         return max(1, _BATCH_ELEMENTS // widest)
 
-    def output(self, X: Any) -> Any:
-        """Readout pre-activation ``ρ_out a·h_L(x)/√d_L`` (without the ``ε_out`` noise)."""
+    def output(self, X: Any, layer_maps: list[Any] | None = None,
+               pool: ThreadPoolExecutor | None = None) -> Any:
+        """Readout pre-activation ``ρ_out a·h_L(x)/√d_L`` (without the ``ε_out`` noise).
+
+        ``layer_maps`` (from :meth:`_layer_maps`) saves recomputing the scaled weights
+        when the caller works in batches; ``pool`` runs NumPy's tanh in threads."""
         h = X
-        fan_in = self.n_features
-        for W, (name, fn) in zip(self.weights, self._named_layers, strict=True):
-            h = h @ W.T
-            h *= 1.0 / math.sqrt(fan_in)
+        maps = self._layer_maps() if layer_maps is None else layer_maps
+        for M, (name, fn) in zip(maps, self._named_layers, strict=True):
+            h = h @ M
             if name == "tanh" and self.xp is np:
-                np.tanh(h, out=h)  # in place: no second batch-sized temporary
+                _tanh_inplace(h, pool)  # in place: no second batch-sized temporary
             else:
                 h = fn(h)
-            fan_in = W.shape[0]
-        return (h @ self.readout_weights) * (self.rho_out / math.sqrt(fan_in))
+        return (h @ self.readout_weights) * (self.rho_out / math.sqrt(h.shape[1]))
+
+    def _layer_maps(self) -> list[Any]:
+        """``W_ℓᵀ/√d_{ℓ-1}`` per layer: the 1/√fan-in folded into the (small) weights, not
+        applied to every (large) batch of pre-activations."""
+        return [W.T * (1.0 / math.sqrt(W.shape[1])) for W in self.weights]
 
     def _labels(self, s: Any, noise: Any) -> Any:
         xp = self.xp
@@ -202,7 +230,8 @@ class DeepTeacher:
         ``ε_out`` noise left out too (it is part of the teacher's randomness)."""
         X = self._check_X(X)
         rows = self._batch_rows(batch_size)
-        parts = [self._labels(self.output(X[s : s + rows]), None)
+        maps = self._layer_maps()
+        parts = [self._labels(self.output(X[s : s + rows], maps), None)
                  for s in range(0, X.shape[0], rows)]
         return self.xp.concatenate(parts) if parts else self.xp.zeros(0, dtype=self.dtype)
 
@@ -231,18 +260,20 @@ class DeepTeacher:
         y = xp.empty(n_samples, dtype=self.dtype)
         # Randomness first, by fixed chunks of rows with their own seeds (the batch size does
         # not change it), straight into X.
-        _chunked_normal(self.backend, X, root, 0)
-        eps = _chunked_normal(self.backend, xp.empty(n_samples, dtype=self.dtype), root, 1) \
-            if self.eps_out > 0 else None
-        lab = _chunked_normal(self.backend, xp.empty(n_samples, dtype=self.dtype), root, 2) \
-            if self.label_noise > 0 else None
-        for s in range(0, n_samples, rows):
-            e = min(s + rows, n_samples)
-            out = self.output(X[s:e])
-            if eps is not None:
-                out = out + math.sqrt(self.eps_out) * eps[s:e]
-            noise = math.sqrt(self.label_noise) * lab[s:e] if lab is not None else None
-            y[s:e] = self._labels(out, noise)
+        with ThreadPoolExecutor(_THREADS) as pool:
+            _chunked_normal(self.backend, X, root, 0, pool)
+            eps = _chunked_normal(self.backend, xp.empty(n_samples, dtype=self.dtype), root,
+                                  1) if self.eps_out > 0 else None
+            lab = _chunked_normal(self.backend, xp.empty(n_samples, dtype=self.dtype), root,
+                                  2) if self.label_noise > 0 else None
+            maps = self._layer_maps()
+            for s in range(0, n_samples, rows):
+                e = min(s + rows, n_samples)
+                out = self.output(X[s:e], maps, pool)
+                if eps is not None:
+                    out = out + math.sqrt(self.eps_out) * eps[s:e]
+                noise = math.sqrt(self.label_noise) * lab[s:e] if lab is not None else None
+                y[s:e] = self._labels(out, noise)
         return X, y
 
     def __repr__(self) -> str:
