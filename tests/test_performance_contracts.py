@@ -84,6 +84,25 @@ def test_fused_float32_and_array_api_namespace(rng):
     np.testing.assert_allclose(np.asarray(strict.x_hat), ref.x_hat, rtol=1e-12, atol=1e-12)
 
 
+def test_fused_block_size_from_the_cache_sizes(tmp_path):
+    from deepgep.amp.solver import _cache_bytes, _fused_block_bytes
+
+    for name, (level, kind, size) in {"index0": (1, "Data", "48K"),
+                                      "index1": (1, "Instruction", "32K"),
+                                      "index2": (2, "Unified", "1024K"),
+                                      "index3": (3, "Unified", "32M")}.items():
+        (tmp_path / name).mkdir()
+        for field, value in (("level", level), ("type", kind), ("size", size)):
+            (tmp_path / name / field).write_text(f"{value}\n")
+    (tmp_path / "uevent").write_text("")
+    assert _cache_bytes(1, 0, str(tmp_path)) == 48 * 2**10
+    assert _cache_bytes(2, 0, str(tmp_path)) == 2**20
+    assert _cache_bytes(3, 0, str(tmp_path)) == 32 * 2**20
+    assert _cache_bytes(4, 7, str(tmp_path)) == 7
+    assert _cache_bytes(2, 7, str(tmp_path / "missing")) == 7
+    assert 4 * 2**20 <= _fused_block_bytes() <= 2**30
+
+
 def test_solver_dtype_option(rng):
     X = rng.standard_normal((800, 400))
     y = X @ rng.standard_normal(400) / 20 + 0.3 * rng.standard_normal(800)

@@ -6,7 +6,9 @@ standard Gaussian ``X`` each ``z_μ`` has variance ``E[w²]``.
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -390,7 +392,42 @@ def gamp(
 
 
 _FUSED_MIN_BYTES = 32 * 2**20
-_FUSED_BLOCK_BYTES = 6 * 2**20  # measured on the 2-core CI machine (docs/benchmarks.md)
+_FUSED_BLOCK_BYTES: int | None = None  # None: from the cache sizes (_fused_block_bytes)
+
+
+def _cache_bytes(level: int, default: int,
+                 root: str = "/sys/devices/system/cpu/cpu0/cache") -> int:
+    """Size of CPU 0's level-``level`` data or unified cache (Linux sysfs; ``default``
+    where it cannot be read)."""
+    units = {"K": 2**10, "M": 2**20, "G": 2**30}
+    try:
+        for index in os.scandir(root):
+            if not index.name.startswith("index"):
+                continue
+            path = index.path
+            with open(f"{path}/level") as f_level, open(f"{path}/type") as f_type:
+                if f_level.read().strip() != str(level) or f_type.read().strip() not in (
+                        "Data", "Unified"):
+                    continue
+            with open(f"{path}/size") as f_size:
+                size = f_size.read().strip()
+            return int(size[:-1]) * units[size[-1]] if size[-1] in units else int(size)
+    except (OSError, ValueError):
+        pass
+    return default
+
+
+@functools.lru_cache(maxsize=1)
+def _fused_block_bytes() -> int:
+    """Bytes per row block of the fused pass. BLAS splits the two block products differently
+    between its threads, so the second one should find the block in the shared L3, not in
+    another core's L2: blocks of four times all cores' L2 (on the 2-core AMD CI machine
+    smaller blocks ran at the two-pass speed, larger ones at 0.6 of it; docs/benchmarks.md),
+    and at most half the L3."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+    l2, l3 = _cache_bytes(2, 2**20), _cache_bytes(3, 32 * 2**20)
+    return max(4 * 2**20, min(4 * cores * l2, l3 // 2))
 
 
 def _fused_block_rows(op: Operator, fused: bool | None) -> int:
@@ -404,7 +441,8 @@ def _fused_block_rows(op: Operator, fused: bool | None) -> int:
     itemsize = 4 if X.dtype == namespace(X).float32 else 8
     if fused is None and n * d * itemsize < _FUSED_MIN_BYTES:
         return 0
-    return max(8, min(n, _FUSED_BLOCK_BYTES // (d * itemsize)))
+    block = _FUSED_BLOCK_BYTES or _fused_block_bytes()
+    return max(8, min(n, block // (d * itemsize)))
 
 
 def _fused_pass(xp: Any, X: Any, x: Any, V: Any, g_old: Any, y: Any, channel: Channel,
