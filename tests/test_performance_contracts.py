@@ -103,6 +103,24 @@ def test_fused_block_size_from_the_cache_sizes(tmp_path):
     assert 4 * 2**20 <= _fused_block_bytes() <= 2**30
 
 
+def test_fused_auto_choice():
+    """Auto mode fuses NumPy arrays larger than the L3 cache, never other namespaces."""
+    import array_api_strict as xs
+
+    from deepgep.amp.operators import Operator
+    from deepgep.amp.solver import _cache_bytes, _fused_block_rows
+
+    d = 1000
+    n_big = max(32 * 2**20, _cache_bytes(3, 0)) // (8 * d) + 1
+    big = np.broadcast_to(np.zeros(1), (n_big, d))  # shape and dtype only: no memory
+    assert _fused_block_rows(Operator(big), None) > 0
+    assert _fused_block_rows(Operator(big), False) == 0
+    assert _fused_block_rows(Operator(np.zeros((100, d))), None) == 0
+    assert _fused_block_rows(Operator(np.zeros((100, d))), True) > 0
+    assert _fused_block_rows(Operator(xs.asarray(np.zeros((100, d)))), True) > 0
+    assert _fused_block_rows(Operator(xs.asarray(np.zeros((5000, 1700)))), None) == 0  # 68 MB
+
+
 def test_solver_dtype_option(rng):
     X = rng.standard_normal((800, 400))
     y = X @ rng.standard_normal(400) / 20 + 0.3 * rng.standard_normal(800)

@@ -179,8 +179,9 @@ def gamp(
     fused : bool or None
         Fused row-block iteration for dense ``X`` with scalar variances: for each block of
         rows, ``ω_B = X_B x̂/√d - V g_B``, the channel, and ``X_Bᵀ g_B`` while the block is in
-        cache, so one pass over ``X`` per iteration. ``None`` (default) chooses it when ``X``
-        does not fit in cache (more than 32 MiB).
+        cache, so one pass over ``X`` per iteration. ``None`` (default) chooses it for NumPy
+        arrays larger than the L3 cache (and than 32 MiB); never for GPU arrays, where few
+        large kernels are faster.
     dtype : None, "float32" or "float64"
         Working precision (``None``: float32 stays float32, anything else float64); a
         different dtype from ``X``'s converts (copies) ``X`` once.
@@ -395,6 +396,7 @@ _FUSED_MIN_BYTES = 32 * 2**20
 _FUSED_BLOCK_BYTES: int | None = None  # None: from the cache sizes (_fused_block_bytes)
 
 
+@functools.lru_cache(maxsize=8)
 def _cache_bytes(level: int, default: int,
                  root: str = "/sys/devices/system/cpu/cpu0/cache") -> int:
     """Size of CPU 0's level-``level`` data or unified cache (Linux sysfs; ``default``
@@ -439,8 +441,9 @@ def _fused_block_rows(op: Operator, fused: bool | None) -> int:
         return 0
     n, d = op.shape
     itemsize = 4 if X.dtype == namespace(X).float32 else 8
-    if fused is None and n * d * itemsize < _FUSED_MIN_BYTES:
-        return 0
+    if fused is None and (not isinstance(X, np.ndarray) or n * d * itemsize < max(
+            _FUSED_MIN_BYTES, _cache_bytes(3, 0))):
+        return 0  # auto: NumPy arrays that outgrow the L3 (a GPU wants few large kernels)
     block = _FUSED_BLOCK_BYTES or _fused_block_bytes()
     return max(8, min(n, block // (d * itemsize)))
 
