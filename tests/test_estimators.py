@@ -109,8 +109,10 @@ def test_classifier_reaches_bayes_optimal_error():
         clf = GAMPClassifier(activation="tanh", depth=2).fit(X, y)
         errs.append(np.mean(clf.predict(Xt) != yt))
         assert clf.state_evolution_.classification_error == pytest.approx(theory, rel=1e-8)
-        lr = LogisticRegressionCV(Cs=8, fit_intercept=False, max_iter=500, scoring="accuracy",
-                                  use_legacy_attributes=False).fit(X, y)
+        with warnings.catch_warnings():  # sklearn 1.9 announces default changes
+            warnings.simplefilter("ignore", FutureWarning)
+            lr = LogisticRegressionCV(Cs=8, fit_intercept=False, max_iter=500,
+                                      scoring="accuracy").fit(X, y)
         errs_lr.append(np.mean(lr.predict(Xt) != yt))
     assert np.mean(errs) == pytest.approx(theory, rel=0.05)
     # Logistic regression is near-optimal here ([CKZ23]); "not worse" up to one standard
