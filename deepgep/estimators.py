@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import state_evolution as se
 from .amp import Channel, GaussianChannel, ProbitChannel, gamp, make_prior
 from .amp.learning import learnable
-from .amp.operators import CenteredOperator
+from .amp.operators import CenteredOperator, as_operator
 from .backend import is_numpy, namespace
 from .equivalence import equivalent_glm
 
@@ -124,11 +124,10 @@ class _GAMPBase(BaseEstimator):
             raise ValueError(f"fit_intercept=True needs at least 2 samples, got {X.shape[0]} "
                              "sample")
         if self.fit_intercept:
-            xp = np if sp.issparse(X) else namespace(X)
-            mu = X.mean(axis=0)
-            self.x_offset_ = np.asarray(mu).ravel().astype(X.dtype) if sp.issparse(X) else mu
-            design = CenteredOperator(X, self.x_offset_)
-            del xp
+            base = as_operator(X)  # its one set-up pass gives Xᵀ1 and ‖X‖_F² together
+            mu = base.column_sums() / X.shape[0]
+            self.x_offset_ = np.asarray(mu, dtype=X.dtype) if sp.issparse(X) else mu
+            design = CenteredOperator(X, self.x_offset_, base=base)
         else:
             self.x_offset_ = None
         res = gamp(design, y, prior, channel, max_iter=self.max_iter, tol=self.tol,

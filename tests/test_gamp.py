@@ -183,3 +183,27 @@ def test_no_nan_under_extreme_noiseless_data(rng):
         res = gamp(X, y, prior, ch, max_iter=100)
     assert np.all(np.isfinite(res.x_hat))
     assert res.x_hat @ w / np.linalg.norm(res.x_hat) / np.linalg.norm(w) > 0.99
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "float32", "sparse", "operator"])
+def test_operator_column_sums_and_frobenius(layout, monkeypatch):
+    """One set-up pass gives Xᵀ1 and ‖X‖_F² (several row blocks here); the centred operator's
+    norm equals that of the explicitly centred matrix."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.linalg import aslinearoperator
+
+    import deepgep.amp.operators as operators
+
+    monkeypatch.setattr(operators, "_SETUP_BLOCK_BYTES", 7 * 50 * 8)  # 7-row blocks
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((103, 50)) + 0.5
+    given = {"C": X, "F": np.asfortranarray(X), "float32": X.astype(np.float32),
+             "sparse": csr_matrix(X), "operator": aslinearoperator(X)}[layout]
+    op = operators.as_operator(given)
+    tol = 1e-5 if layout == "float32" else 1e-12
+    np.testing.assert_allclose(op.column_sums(), X.sum(axis=0), rtol=tol, atol=tol)
+    if layout != "operator":  # an opaque operator's norm is a Hutchinson estimate
+        assert op.frobenius_sq == pytest.approx(np.sum(X * X), rel=tol)
+        mu = X.mean(axis=0)
+        centred = operators.CenteredOperator(given, mu.astype(given.dtype), base=op)
+        assert centred.frobenius_sq == pytest.approx(np.sum((X - mu) ** 2), rel=100 * tol)

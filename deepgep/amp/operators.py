@@ -46,6 +46,7 @@ class Operator:
                 f"matvec/rmatvec; got {type(X).__name__}"
             )
         self._frob: float | None = None
+        self._col_sums: Any = None
 
     def matvec(self, v: Any) -> Any:
         """``X @ v`` (``v`` may be ``(d,)`` or ``(d, k)``)."""
@@ -67,6 +68,22 @@ class Operator:
         if self._frob is None:
             self._frob = self._compute_frob()
         return self._frob
+
+    def column_sums(self) -> Any:
+        """``Xᵀ 1`` (cached). For a C-contiguous NumPy ``X`` whose ``‖X‖_F²`` is not known yet,
+        the same pass computes both (each row block is summed twice while in cache), so the
+        set-up reads ``X`` once."""
+        if self._col_sums is None:
+            X, n = self.raw, self.shape[0]
+            if isinstance(X, np.ndarray) and X.flags.c_contiguous and self._frob is None:
+                self._col_sums, self._frob = _column_sums_and_frob(X)
+            elif self.dense is not None:
+                self._col_sums = namespace(X).ones(n, dtype=X.dtype) @ X
+            elif self.sparse:
+                self._col_sums = np.asarray(X.T @ np.ones(n)).ravel()
+            else:
+                self._col_sums = np.asarray(self.rmatvec(np.ones(n)))
+        return self._col_sums
 
     def _compute_frob(self) -> float:
         X = self.raw
@@ -114,10 +131,12 @@ class CenteredOperator(Operator):
         The column offsets ``μ`` (e.g. the column means).
     """
 
-    def __init__(self, X: Any, center: Any) -> None:
+    def __init__(self, X: Any, center: Any, base: Operator | None = None) -> None:
         super().__init__(X)
         self.center = center
         self.dense = None  # not a plain array: the solver uses matvec/rmatvec
+        # ‖X‖_F² and Xᵀ1 of the uncentred X, shared with (and cached by) the caller's operator
+        self._base = base if base is not None and base.raw is X else Operator(X)
 
     def matvec(self, v: Any) -> Any:
         shift = self.center @ v
@@ -131,10 +150,9 @@ class CenteredOperator(Operator):
         return self.raw.T @ u - self.center[:, None] * total[None, :]
 
     def _compute_frob(self) -> float:
-        base = Operator(self.raw).frobenius_sq
+        col_sums = self._base.column_sums()  # first: one pass gives both for NumPy arrays
+        base = self._base.frobenius_sq
         n = self.shape[0]
-        col_sums = self.raw.T @ np.ones(n) if not hasattr(self.raw, "__array_namespace__") \
-            else self.raw.T @ namespace(self.raw).ones(n, dtype=self.raw.dtype)
         c = self.center
         return float(base - 2.0 * float(c @ col_sums) + n * float(c @ c))
 
@@ -144,6 +162,25 @@ class CenteredOperator(Operator):
         else:
             dense = self.raw - self.center
         return dense * dense
+
+
+_SETUP_BLOCK_BYTES = 8 * 2**20
+
+
+def _column_sums_and_frob(X: np.ndarray) -> tuple[np.ndarray, float]:
+    """``Xᵀ1`` and ``‖X‖_F²`` of a C-contiguous array in one pass over row blocks (the norm
+    is accumulated in float64 across blocks)."""
+    n, d = X.shape
+    rows = max(1, _SETUP_BLOCK_BYTES // max(1, d * X.itemsize))
+    ones = np.ones(min(rows, n), dtype=X.dtype)
+    sums = np.zeros(d, dtype=X.dtype)
+    frob = 0.0
+    for start in range(0, n, rows):
+        block = X[start : start + rows]
+        sums += ones[: block.shape[0]] @ block
+        flat = block.reshape(-1)  # a view of the contiguous block
+        frob += float(flat @ flat)
+    return sums, frob
 
 
 def _apply(vec: Any, mat: Any, v: Any) -> Any:

@@ -502,7 +502,7 @@ def _mean_removal(op: Operator, mean_removal: bool | None, variance: str
     X = op.dense
     xp = namespace(X)
     n, d = op.shape
-    mu = (xp.ones(n, dtype=X.dtype) @ X) / n  # one matrix-vector pass, no temporary
+    mu = op.column_sums() / n  # with ‖X‖_F² in the same pass for NumPy arrays
     mean_energy = float(xp.sum(mu * mu)) * n
     # Zero-mean columns give n‖μ‖² ≈ ‖X‖_F²/n by chance: ask for much more than that.
     threshold = max(_MEAN_ENERGY, 10.0 / n) * op.frobenius_sq
@@ -510,7 +510,7 @@ def _mean_removal(op: Operator, mean_removal: bool | None, variance: str
         return op, False
     if variance == "vector":
         raise ValueError('mean_removal needs variance="scalar"')
-    return CenteredOperator(X, mu), True
+    return CenteredOperator(X, mu, base=op), True
 
 
 def _sqnorm(xp: Any, a: Any) -> float:
