@@ -9,6 +9,7 @@ back; it is correct but copies, so it is meant for testing, not for speed.
 
 from __future__ import annotations
 
+import os
 from types import ModuleType
 from typing import Any
 
@@ -26,6 +27,7 @@ __all__ = [
     "log_ndtr",
     "ndtr",
     "expit",
+    "usable_cpus",
 ]
 
 _SCALARS = (int, float, bool, np.generic)
@@ -105,3 +107,10 @@ def expit(x: Any) -> Any:
     """Logistic sigmoid 1/(1+e^{-x}), written with tanh so it never overflows."""
     xp = namespace(x)
     return 0.5 * (1.0 + xp.tanh(0.5 * x))
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one, else all)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1

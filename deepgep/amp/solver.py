@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from ..backend import namespace
+from ..backend import namespace, usable_cpus
 from .channels import Channel, GaussianChannel, ProbitChannel
 from .learning import update_channel
 from .operators import CenteredOperator, Operator, as_operator
@@ -426,8 +426,7 @@ def _fused_block_bytes() -> int:
     another core's L2: blocks of four times all cores' L2 (on the 2-core AMD CI machine
     smaller blocks ran at the two-pass speed, larger ones at 0.6 of it; docs/benchmarks.md),
     and at most half the L3."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
-        os.cpu_count() or 1)
+    cores = usable_cpus()
     l2, l3 = _cache_bytes(2, 2**20), _cache_bytes(3, 32 * 2**20)
     return max(4 * 2**20, min(4 * cores * l2, l3 // 2))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -12,6 +11,7 @@ import numpy as np
 
 from ..amp.channels import Channel
 from ..amp.priors import Prior
+from ..backend import usable_cpus
 from ..equivalence.activations import resolve_activations
 from ..equivalence.reduction import EquivalentGLM, equivalent_glm, resolve_readout
 
@@ -39,7 +39,7 @@ def _generators(seed: Any, k: int, backend: str) -> list[Any]:
 
 
 _RNG_CHUNK = 8192  # rows per independently seeded chunk of random numbers
-_THREADS = os.cpu_count() or 1
+_THREADS = usable_cpus()
 _PARALLEL_MIN_ELEMENTS = 1 << 18  # below this, threads cost more than they save
 
 
