@@ -2,7 +2,8 @@
 data (tanh, depth 2, label noise 0.1, α = 2), all measured in one run.
 
 Targets at d = 4000: GAMPRegressor fit time <= 0.15 x Ridge's with test MSE within 1%;
-GAMPClassifier faster than LogisticRegression with a lower test error.
+GAMPClassifier faster than LogisticRegression with a lower test error. Fit times are the
+best of three fits (one for fits over 5 s).
 
 Usage: python benchmarks/bench_vs_sklearn.py [--quick]
 """
@@ -22,10 +23,16 @@ from deepgep.datasets import DeepTeacher
 from deepgep.equivalence import equivalent_glm
 
 
-def timed(fn):
-    t0 = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t0
+def timed(fn, repeat: int = 3, long_s: float = 5.0):
+    """Result and fit time, best of ``repeat`` fits (one fit when it takes over ``long_s``)."""
+    best = math.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+        if best > long_s:
+            break
+    return out, best
 
 
 def methods_for(readout: str, delta: float) -> dict:

@@ -238,7 +238,7 @@ class ProbitChannel(Channel):
         R = _SQRT_2_OVER_PI / erfcx(-u / math.sqrt(2.0))
         g = y * c * R / sd
         # R(u + R) is the variance reduction of a truncated normal, in (0, 1).
-        dg = -(c * c / (sd * sd)) * xp.clip(R * (u + R), 0.0, 1.0)
+        dg = -(c * c / (sd * sd)) * xp.minimum(xp.maximum(R * (u + R), 0.0), 1.0)
         return g, dg
 
     def predict_proba(self, omega: Any, V: Any) -> Any:
