@@ -297,3 +297,20 @@ def test_sampling_memory_beyond_X_does_not_grow_with_n():
         del X, y
     assert extra[1] <= 1.1 * extra[0] + 2**20
     assert extra[1] <= 20 * 5000 * 200 * 8  # a few batch-sized temporaries at most
+
+
+def test_named_layers_cached_and_callables_integrated():
+    """Named activations are computed once (then cached); a callable is always integrated,
+    whatever its __name__: a function called ``linear`` that doubles its input has ρ = 2."""
+    from deepgep.equivalence import layer_coefficients
+
+    def linear(x):
+        return 2.0 * x
+
+    assert layer_coefficients(linear, 1).rho[0] == pytest.approx(2.0, rel=1e-12)
+    assert layer_coefficients(linear, 1).sigma[0] == pytest.approx(4.0, rel=1e-12)
+    by_name = [layer_coefficients("tanh", 3) for _ in range(2)]
+    by_callable = layer_coefficients(np.tanh, 3)
+    for c in by_name:
+        np.testing.assert_allclose(c.rho, by_callable.rho, rtol=1e-12)
+        np.testing.assert_allclose(c.sigma, by_callable.sigma, rtol=1e-12)

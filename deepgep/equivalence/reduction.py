@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy.integrate import quad
 
-from ..amp.channels import Channel, GaussianChannel, GenericChannel, ProbitChannel
+from ..amp.channels import (
+    Channel,
+    GaussianChannel,
+    GenericChannel,
+    ProbitChannel,
+    named_function,
+)
 from ..amp.priors import GaussianPrior
 from .activations import resolve_activation, resolve_activations
 
@@ -98,22 +105,37 @@ def layer_coefficients(activation: Any, depth: int, input_variance: float = 1.0
             and math.isfinite(input_variance)):
         raise ValueError(f"input_variance must be a finite number > 0, got {input_variance!r}")
     layers = resolve_activations(activation, depth)
+    given = activation if isinstance(activation, Sequence) and not isinstance(
+        activation, str) else [activation] * len(layers)
     sigma_prev = float(input_variance)
     rho, sigma, eps = [], [], []
-    for name, fn in layers:
-        f = _scalar(fn)
-        sd = math.sqrt(sigma_prev)
-        if name == "linear":
-            r, s = 1.0, sigma_prev
+    for (_, fn), act in zip(layers, given, strict=True):
+        if isinstance(act, str):  # by name: the same numbers every time, computed once
+            r, s = _named_layer_moments(act, sigma_prev)
         else:
-            s = gaussian_expectation(lambda x, f=f: f(x) ** 2, sd)
-            r = gaussian_expectation(lambda x, f=f, sd=sd: x * f(x), sd) / sigma_prev
+            r, s = _layer_moments(fn, sigma_prev)
         rho.append(r)
         sigma.append(s)
         eps.append(max(s - sigma_prev * r * r, 0.0))
         sigma_prev = s
     return LayerCoefficients(np.asarray(rho), np.asarray(sigma), np.asarray(eps),
                              float(input_variance), tuple(n for n, _ in layers))
+
+
+def _layer_moments(fn: Callable[[Any], Any], sigma_prev: float) -> tuple[float, float]:
+    """``(ρ, σ)`` of one layer with input variance ``sigma_prev`` (math.md §2.1)."""
+    if fn is None:  # linear
+        return 1.0, sigma_prev
+    f = _scalar(fn)
+    sd = math.sqrt(sigma_prev)
+    s = gaussian_expectation(lambda x: f(x) ** 2, sd)
+    r = gaussian_expectation(lambda x: x * f(x), sd) / sigma_prev
+    return r, s
+
+
+@functools.lru_cache(maxsize=256)
+def _named_layer_moments(name: str, sigma_prev: float) -> tuple[float, float]:
+    return _layer_moments(None if name == "linear" else named_function(name), sigma_prev)
 
 
 @dataclass(frozen=True)
