@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils import assert_all_finite
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -50,9 +51,12 @@ class _GAMPBase(BaseEstimator):
     # -- validation ----------------------------------------------------------------------
     def _validate_fit(self, X: Any, y: Any) -> tuple[Any, Any]:
         if not _array_api_input(X):
+            # X's finiteness is checked by the set-up pass of the fit (_design), not here:
+            # one pass over X fewer.
             X, y = validate_data(
                 self, X, y, accept_sparse="csr", dtype=_dtype_arg(self.dtype),
                 y_numeric=not self._binary, multi_output=not self._binary,
+                ensure_all_finite=False,
             )
             return X, y
         # Array-API inputs (CuPy, array-api-strict): validated in their own namespace.
@@ -119,13 +123,17 @@ class _GAMPBase(BaseEstimator):
                 f"learn_channel=True needs a Gaussian or probit channel, not "
                 f"{type(channel).__name__} (readout={self._readout()!r})"
             )
-        design = X
         if self.fit_intercept and X.shape[0] < 2:
             raise ValueError(f"fit_intercept=True needs at least 2 samples, got {X.shape[0]} "
                              "sample")
+        design = base = as_operator(X)
+        # One set-up pass gives Xᵀ1 and ‖X‖_F² (reused by GAMP); a non-finite norm means
+        # NaN/inf (reported as scikit-learn does) or an overflow (reported by gamp).
+        col_sums = base.column_sums()
+        if not math.isfinite(base.frobenius_sq) and not _array_api_input(X):
+            assert_all_finite(X, input_name="X")
         if self.fit_intercept:
-            base = as_operator(X)  # its one set-up pass gives Xᵀ1 and ‖X‖_F² together
-            mu = base.column_sums() / X.shape[0]
+            mu = col_sums / X.shape[0]
             self.x_offset_ = np.asarray(mu, dtype=X.dtype) if sp.issparse(X) else mu
             design = CenteredOperator(X, self.x_offset_, base=base)
         else:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.sparse import csr_matrix
 from sklearn.exceptions import ConvergenceWarning
 
 import deepgep
@@ -172,6 +173,13 @@ BAD_INPUTS = [
     (lambda: GAMPClassifier().fit(X5, np.arange(20) % 3), ValueError, ["binary"]),
     (lambda: GAMPClassifier().fit(X5, np.ones(20)), ValueError, ["two classes", "1 class"]),
     (lambda: GAMPRegressor().fit(X5, Y5).predict(X5[:, :3]), ValueError, ["features", "5"]),
+    (lambda: GAMPRegressor().fit(np.where(X5 > 1, np.inf, X5), Y5), ValueError,
+     ["Input X", "infinity"]),
+    (lambda: GAMPClassifier().fit(csr_matrix(X5 * np.nan), Y5 > 0), ValueError,
+     ["Input X", "NaN"]),
+    (lambda: GAMPRegressor().fit(X5 * 1e160, Y5), ValueError, ["X", "overflows", "rescale"]),
+    (lambda: gamp(X5 * 1e160, Y5, GaussianPrior(), GaussianChannel()), ValueError,
+     ["X", "overflows"]),
     (lambda: validate_config({"teacher": {"label_noise": -1}}), ConfigError,
      ["teacher.label_noise", ">= 0"]),
     (lambda: validate_config({"experiment": {"n_test": 0}}), ConfigError,

@@ -230,6 +230,9 @@ def gamp(
     alpha = n / d
     op, offset_on = _mean_removal(op, mean_removal, variance)
     s2 = op.frobenius_sq / (n * d)  # mean squared entry of X (centred when removing means)
+    if not math.isfinite(s2):
+        raise ValueError("X contains NaN or infinity, or entries so large that the sum of their "
+                         "squares overflows (rescale X)")
     if not s2 > 0:
         raise ValueError("X is identically zero" if not offset_on else
                          "X has constant columns only (nothing left after mean removal)")
