@@ -9,6 +9,7 @@ back; it is correct but copies, so it is meant for testing, not for speed.
 
 from __future__ import annotations
 
+import functools
 import os
 from types import ModuleType
 from typing import Any
@@ -28,6 +29,8 @@ __all__ = [
     "ndtr",
     "expit",
     "usable_cpus",
+    "cache_bytes",
+    "cache_block_bytes",
 ]
 
 _SCALARS = (int, float, bool, np.generic)
@@ -114,3 +117,37 @@ def usable_cpus() -> int:
     if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
     return os.cpu_count() or 1
+
+
+@functools.lru_cache(maxsize=8)
+def cache_bytes(level: int, default: int,
+                root: str = "/sys/devices/system/cpu/cpu0/cache") -> int:
+    """Size of CPU 0's level-``level`` data or unified cache (Linux sysfs; ``default``
+    where it cannot be read)."""
+    units = {"K": 2**10, "M": 2**20, "G": 2**30}
+    try:
+        for index in os.scandir(root):
+            if not index.name.startswith("index"):
+                continue
+            path = index.path
+            with open(f"{path}/level") as f_level, open(f"{path}/type") as f_type:
+                if f_level.read().strip() != str(level) or f_type.read().strip() not in (
+                        "Data", "Unified"):
+                    continue
+            with open(f"{path}/size") as f_size:
+                size = f_size.read().strip()
+            return int(size[:-1]) * units[size[-1]] if size[-1] in units else int(size)
+    except (OSError, ValueError):
+        pass
+    return default
+
+
+@functools.lru_cache(maxsize=1)
+def cache_block_bytes() -> int:
+    """Bytes per row block for passes that read a block of ``X`` twice while it is in cache
+    (GAMP's fused pass, the set-up pass). Multithreaded BLAS splits two products over a block
+    differently between its threads, so the second read should find the block in the shared
+    L3, not in another core's L2: four times all cores' L2 (on the 2-core AMD CI machine
+    smaller blocks ran at the two-pass speed; docs/benchmarks.md), at most half the L3."""
+    l2, l3 = cache_bytes(2, 2**20), cache_bytes(3, 32 * 2**20)
+    return max(4 * 2**20, min(4 * usable_cpus() * l2, l3 // 2))

@@ -85,7 +85,7 @@ def test_fused_float32_and_array_api_namespace(rng):
 
 
 def test_fused_block_size_from_the_cache_sizes(tmp_path):
-    from deepgep.amp.solver import _cache_bytes, _fused_block_bytes
+    from deepgep.backend import cache_block_bytes, cache_bytes
 
     for name, (level, kind, size) in {"index0": (1, "Data", "48K"),
                                       "index1": (1, "Instruction", "32K"),
@@ -95,12 +95,12 @@ def test_fused_block_size_from_the_cache_sizes(tmp_path):
         for field, value in (("level", level), ("type", kind), ("size", size)):
             (tmp_path / name / field).write_text(f"{value}\n")
     (tmp_path / "uevent").write_text("")
-    assert _cache_bytes(1, 0, str(tmp_path)) == 48 * 2**10
-    assert _cache_bytes(2, 0, str(tmp_path)) == 2**20
-    assert _cache_bytes(3, 0, str(tmp_path)) == 32 * 2**20
-    assert _cache_bytes(4, 7, str(tmp_path)) == 7
-    assert _cache_bytes(2, 7, str(tmp_path / "missing")) == 7
-    assert 4 * 2**20 <= _fused_block_bytes() <= 2**30
+    assert cache_bytes(1, 0, str(tmp_path)) == 48 * 2**10
+    assert cache_bytes(2, 0, str(tmp_path)) == 2**20
+    assert cache_bytes(3, 0, str(tmp_path)) == 32 * 2**20
+    assert cache_bytes(4, 7, str(tmp_path)) == 7
+    assert cache_bytes(2, 7, str(tmp_path / "missing")) == 7
+    assert 4 * 2**20 <= cache_block_bytes() <= 2**30
 
 
 def test_fused_auto_choice():
@@ -108,10 +108,11 @@ def test_fused_auto_choice():
     import array_api_strict as xs
 
     from deepgep.amp.operators import Operator
-    from deepgep.amp.solver import _cache_bytes, _fused_block_rows
+    from deepgep.amp.solver import _fused_block_rows
+    from deepgep.backend import cache_bytes
 
     d = 1000
-    n_big = max(32 * 2**20, _cache_bytes(3, 0)) // (8 * d) + 1
+    n_big = max(32 * 2**20, cache_bytes(3, 0)) // (8 * d) + 1
     big = np.broadcast_to(np.zeros(1), (n_big, d))  # shape and dtype only: no memory
     assert _fused_block_rows(Operator(big), None) > 0
     assert _fused_block_rows(Operator(big), False) == 0

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import namespace
+from ..backend import cache_block_bytes, namespace
 
 __all__ = ["Operator", "CenteredOperator", "as_operator"]
 
@@ -164,14 +164,14 @@ class CenteredOperator(Operator):
         return dense * dense
 
 
-_SETUP_BLOCK_BYTES = 8 * 2**20
+_SETUP_BLOCK_BYTES: int | None = None  # None: backend.cache_block_bytes()
 
 
 def _column_sums_and_frob(X: np.ndarray) -> tuple[np.ndarray, float]:
     """``Xᵀ1`` and ``‖X‖_F²`` of a C-contiguous array in one pass over row blocks (the norm
     is accumulated in float64 across blocks)."""
     n, d = X.shape
-    rows = max(1, _SETUP_BLOCK_BYTES // max(1, d * X.itemsize))
+    rows = max(1, (_SETUP_BLOCK_BYTES or cache_block_bytes()) // max(1, d * X.itemsize))
     ones = np.ones(min(rows, n), dtype=X.dtype)
     sums = np.zeros(d, dtype=X.dtype)
     frob = 0.0

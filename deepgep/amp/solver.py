@@ -6,9 +6,7 @@ standard Gaussian ``X`` each ``z_μ`` has variance ``E[w²]``.
 
 from __future__ import annotations
 
-import functools
 import math
-import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +15,7 @@ from typing import Any
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from ..backend import namespace, usable_cpus
+from ..backend import cache_block_bytes, cache_bytes, namespace
 from .channels import Channel, GaussianChannel, ProbitChannel
 from .learning import update_channel
 from .operators import CenteredOperator, Operator, as_operator
@@ -396,42 +394,7 @@ def gamp(
 
 
 _FUSED_MIN_BYTES = 32 * 2**20
-_FUSED_BLOCK_BYTES: int | None = None  # None: from the cache sizes (_fused_block_bytes)
-
-
-@functools.lru_cache(maxsize=8)
-def _cache_bytes(level: int, default: int,
-                 root: str = "/sys/devices/system/cpu/cpu0/cache") -> int:
-    """Size of CPU 0's level-``level`` data or unified cache (Linux sysfs; ``default``
-    where it cannot be read)."""
-    units = {"K": 2**10, "M": 2**20, "G": 2**30}
-    try:
-        for index in os.scandir(root):
-            if not index.name.startswith("index"):
-                continue
-            path = index.path
-            with open(f"{path}/level") as f_level, open(f"{path}/type") as f_type:
-                if f_level.read().strip() != str(level) or f_type.read().strip() not in (
-                        "Data", "Unified"):
-                    continue
-            with open(f"{path}/size") as f_size:
-                size = f_size.read().strip()
-            return int(size[:-1]) * units[size[-1]] if size[-1] in units else int(size)
-    except (OSError, ValueError):
-        pass
-    return default
-
-
-@functools.lru_cache(maxsize=1)
-def _fused_block_bytes() -> int:
-    """Bytes per row block of the fused pass. BLAS splits the two block products differently
-    between its threads, so the second one should find the block in the shared L3, not in
-    another core's L2: blocks of four times all cores' L2 (on the 2-core AMD CI machine
-    smaller blocks ran at the two-pass speed, larger ones at 0.6 of it; docs/benchmarks.md),
-    and at most half the L3."""
-    cores = usable_cpus()
-    l2, l3 = _cache_bytes(2, 2**20), _cache_bytes(3, 32 * 2**20)
-    return max(4 * 2**20, min(4 * cores * l2, l3 // 2))
+_FUSED_BLOCK_BYTES: int | None = None  # None: backend.cache_block_bytes()
 
 
 def _fused_block_rows(op: Operator, fused: bool | None) -> int:
@@ -444,9 +407,9 @@ def _fused_block_rows(op: Operator, fused: bool | None) -> int:
     n, d = op.shape
     itemsize = 4 if X.dtype == namespace(X).float32 else 8
     if fused is None and (not isinstance(X, np.ndarray) or n * d * itemsize < max(
-            _FUSED_MIN_BYTES, _cache_bytes(3, 0))):
+            _FUSED_MIN_BYTES, cache_bytes(3, 0))):
         return 0  # auto: NumPy arrays that outgrow the L3 (a GPU wants few large kernels)
-    block = _FUSED_BLOCK_BYTES or _fused_block_bytes()
+    block = _FUSED_BLOCK_BYTES or cache_block_bytes()
     return max(8, min(n, block // (d * itemsize)))
 
 
