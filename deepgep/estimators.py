@@ -43,6 +43,14 @@ def _array_api_input(X: Any) -> bool:
     return hasattr(X, "__array_namespace__") or type(X).__module__.startswith("cupy")
 
 
+def _assert_finite(X: Any) -> None:
+    """scikit-learn's NaN/inf error for ``X`` (any namespace); nothing when ``X`` is finite."""
+    if not _array_api_input(X):
+        assert_all_finite(X, input_name="X")
+    elif not bool(namespace(X).all(namespace(X).isfinite(X))):
+        raise ValueError("Input X contains NaN or infinity.")
+
+
 class _GAMPBase(BaseEstimator):
     """Shared fitting logic; subclasses define the channel and the label handling."""
 
@@ -59,7 +67,8 @@ class _GAMPBase(BaseEstimator):
                 ensure_all_finite=False,
             )
             return X, y
-        # Array-API inputs (CuPy, array-api-strict): validated in their own namespace.
+        # Array-API inputs (CuPy, array-api-strict): validated in their own namespace
+        # (finiteness by the set-up pass of the fit, as for NumPy).
         xp = namespace(X)
         X = self._check_array_api(X, reset=True)
         y = xp.asarray(y)
@@ -78,9 +87,10 @@ class _GAMPBase(BaseEstimator):
             else xp.float64
         if X.dtype != want:
             X = xp.astype(X, want)
-        # NaN/inf propagate into the sum (one reduction); only then the exact elementwise test
-        if not math.isfinite(float(xp.sum(X))) and not bool(xp.all(xp.isfinite(X))):
-            raise ValueError("Input X contains NaN or infinity.")
+        # At fit, the set-up pass checks X (_fit_gamp); here NaN/inf propagate into the sum
+        # (one reduction), and only then the exact elementwise test runs.
+        if not reset and not math.isfinite(float(xp.sum(X))):
+            _assert_finite(X)
         if reset:
             self.n_features_in_ = X.shape[1]
         elif X.shape[1] != self.n_features_in_:
@@ -130,8 +140,8 @@ class _GAMPBase(BaseEstimator):
         # One set-up pass gives Xᵀ1 and ‖X‖_F² (reused by GAMP); a non-finite norm means
         # NaN/inf (reported as scikit-learn does) or an overflow (reported by gamp).
         col_sums = base.column_sums()
-        if not math.isfinite(base.frobenius_sq) and not _array_api_input(X):
-            assert_all_finite(X, input_name="X")
+        if not math.isfinite(base.frobenius_sq):
+            _assert_finite(X)
         if self.fit_intercept:
             mu = col_sums / X.shape[0]
             self.x_offset_ = np.asarray(mu, dtype=X.dtype) if sp.issparse(X) else mu

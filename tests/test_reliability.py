@@ -4,6 +4,7 @@ designs, a table of bad inputs across the public API, and reproducibility."""
 import math
 import warnings
 
+import array_api_strict as xs
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -178,6 +179,10 @@ BAD_INPUTS = [
     (lambda: GAMPClassifier().fit(csr_matrix(X5 * np.nan), Y5 > 0), ValueError,
      ["Input X", "NaN"]),
     (lambda: GAMPRegressor().fit(X5 * 1e160, Y5), ValueError, ["X", "overflows", "rescale"]),
+    (lambda: GAMPRegressor().fit(xs.asarray(X5 * np.nan), xs.asarray(Y5)), ValueError,
+     ["Input X", "NaN"]),
+    (lambda: GAMPRegressor().fit(xs.asarray(X5), xs.asarray(Y5)).predict(
+        xs.asarray(X5 * np.inf)), ValueError, ["Input X", "infinity"]),
     (lambda: gamp(X5 * 1e160, Y5, GaussianPrior(), GaussianChannel()), ValueError,
      ["X", "overflows"]),
     (lambda: validate_config({"teacher": {"label_noise": -1}}), ConfigError,

@@ -94,8 +94,12 @@ def _validate(op: Operator, y: Any, channel: Channel,
             X = xp.astype(X, xp.float64)
             op = Operator(X)
         dtype = xp.float32 if X.dtype == xp.float32 else xp.float64
-        if check_finite and not _all_finite_blocks(xp, X):
-            raise ValueError("X contains NaN or infinite values")
+        # NaN/inf make ‖X‖_F² non-finite: the set-up pass (Xᵀ1 and ‖X‖_F², both needed
+        # later) checks X; the exact elementwise test runs only when the norm is not finite.
+        if check_finite:
+            op.column_sums()
+            if not math.isfinite(op.frobenius_sq) and not _all_finite_blocks(xp, X):
+                raise ValueError("X contains NaN or infinite values")
     else:
         xp = namespace(y)
         dtype = getattr(op.raw, "dtype", None)
@@ -184,8 +188,9 @@ def gamp(
         Working precision (``None``: float32 stays float32, anything else float64); a
         different dtype from ``X``'s converts (copies) ``X`` once.
     check_input : bool
-        Check ``X`` for NaN/inf (one pass over ``X``); callers that validated ``X`` already
-        (the estimators) skip it.
+        Report NaN/inf in a dense ``X`` as such. It costs no extra pass: the set-up pass
+        that gives ``Xᵀ1`` and ``‖X‖_F²`` finds them (non-finite ``X`` is rejected either way,
+        then with a message that also covers overflow).
     mean_removal : bool or None
         GAMP assumes zero-mean entries; with non-zero column means it diverges. Mean removal
         runs on the centred ``X - 1μᵀ`` (never formed) and estimates the common offset
